@@ -1,0 +1,74 @@
+import type { Client } from "ssh2";
+import { RemoteCommandError } from "../errors.js";
+import { describeTarget, validateConnection, withDefaults, type ConnectionSpec, type Failure } from "../ssh/connection.js";
+import { dial } from "../ssh/dial.js";
+import { exec } from "../ssh/exec.js";
+import { parseVirshVersion, type LibvirtVersions } from "../libvirt/version.js";
+import { isUnknown, stripProvider } from "../dynamic.js";
+
+/** HostInfo inputs: just where the host is. */
+export interface HostInfoInputs {
+  connection: ConnectionSpec;
+}
+
+/** HostInfo outputs: the inputs plus what the host reports. */
+export interface HostInfoOutputs extends HostInfoInputs {
+  libvirtVersion: string;
+  hypervisor: string;
+  hypervisorVersion: string;
+}
+
+async function queryHost(connection: ConnectionSpec): Promise<LibvirtVersions> {
+  const target = describeTarget(connection);
+  const client: Client = await dial(connection);
+  try {
+    const argv = ["env", "LC_ALL=C", "virsh", "-c", "qemu:///system", "version", "--daemon"];
+    const result = await exec(client, target, argv);
+    if (result.code !== 0) throw new RemoteCommandError(target, "virsh version", result.code, result.stderr);
+    return parseVirshVersion(result.stdout);
+  } finally {
+    client.end();
+  }
+}
+
+/** The host's identity: a change of host, port or user is another host (replace). */
+function identity(c: ConnectionSpec): string {
+  return describeTarget(withDefaults(c));
+}
+
+export const hostInfoProvider = {
+  async check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
+    const inputs = stripProvider(news);
+    return { inputs, failures: validateConnection(inputs["connection"], "connection", isUnknown) };
+  },
+
+  async diff(_id: string, olds: HostInfoOutputs, news: HostInfoInputs) {
+    if (isUnknown(news.connection) || isUnknown(news.connection.host)) return { changes: true };
+    const replace = identity(olds.connection) !== identity(news.connection);
+    const changed = JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    return { changes: replace || changed, replaces: replace ? ["connection"] : [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs: HostInfoInputs) {
+    const clean = stripProvider(inputs) as unknown as HostInfoInputs;
+    const v = await queryHost(clean.connection);
+    const outs: HostInfoOutputs = { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion };
+    return { id: identity(clean.connection), outs };
+  },
+
+  async read(id: string, props: HostInfoOutputs) {
+    const clean = stripProvider(props) as unknown as HostInfoOutputs;
+    const v = await queryHost(clean.connection);
+    return { id, props: { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion } };
+  },
+
+  async update(_id: string, _olds: HostInfoOutputs, news: HostInfoInputs) {
+    const clean = stripProvider(news) as unknown as HostInfoInputs;
+    const v = await queryHost(clean.connection);
+    return { outs: { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion } };
+  },
+
+  async delete(): Promise<void> {
+    // HostInfo only reads the host: nothing to remove.
+  },
+};

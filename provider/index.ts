@@ -1,0 +1,14 @@
+/**
+ * The provider implementation, loaded by the serialized provider shim at call time as
+ * `require("pulumi-ovmf/provider")` from the installed package. Keeping the code here (and not in
+ * the serialized shim) keeps every resource's `__provider` state small and lets an upgraded package
+ * serve old state.
+ */
+import { hostInfoProvider } from "./host-info/provider.js";
+
+/** Resource implementations by kind; the sdk's shims look them up by these names. */
+export const providers = {
+  "host-info": hostInfoProvider,
+} as const;
+
+export type ProviderKind = keyof typeof providers;

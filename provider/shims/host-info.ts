@@ -1,0 +1,4 @@
+// The serialized provider of HostInfo resources: see ../shim.ts.
+import { providerShim } from "../shim.js";
+
+export = providerShim("host-info");

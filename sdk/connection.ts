@@ -1,0 +1,52 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * How the provider reaches a libvirt host over SSH. Host key verification is always on: give
+ * `hostKey` or `knownHosts`.
+ */
+export interface ConnectionArgs {
+  /** Host name or IP address of the libvirt host. */
+  host: pulumi.Input<string>;
+  /** SSH port. Default: 22. */
+  port?: pulumi.Input<number>;
+  /** User to log in as. Default: `root`. A non-root user needs `sudo: true` for libvirt and NVRAM files. */
+  user?: pulumi.Input<string>;
+  /** Private key text (OpenSSH or PEM). Stored as a Pulumi secret. */
+  privateKey?: pulumi.Input<string>;
+  /** Passphrase of an encrypted `privateKey`. Stored as a Pulumi secret. */
+  passphrase?: pulumi.Input<string>;
+  /** Password authentication. Stored as a Pulumi secret. */
+  password?: pulumi.Input<string>;
+  /** Path of an SSH agent socket. Default: the provider process's `SSH_AUTH_SOCK`. */
+  agent?: pulumi.Input<string>;
+  /**
+   * The host key pin: the `SHA256:...` fingerprint that `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`
+   * prints on the host, or the public key line itself. A host presenting another key is refused.
+   */
+  hostKey?: pulumi.Input<string>;
+  /** The text of a known_hosts file (hashed entries and `[host]:port` patterns work), instead of `hostKey`. */
+  knownHosts?: pulumi.Input<string>;
+  /** A bastion to reach `host` through (SSH direct-tcpip), verified the same way. */
+  jumpHost?: pulumi.Input<ConnectionArgs>;
+  /** Run privileged commands through `sudo -n` (passwordless sudo). Default: false. */
+  sudo?: pulumi.Input<boolean>;
+}
+
+const SECRET_FIELDS = ["privateKey", "passphrase", "password"] as const;
+
+/**
+ * Marks the credentials of a connection (and of its jump host) as Pulumi secrets, leaving host,
+ * port and user readable in previews and diffs.
+ * @internal
+ */
+export function secretConnection(args: ConnectionArgs): pulumi.Input<ConnectionArgs> {
+  const out: ConnectionArgs = { ...args };
+  for (const field of SECRET_FIELDS) {
+    const value = args[field];
+    if (value !== undefined) out[field] = pulumi.secret(value);
+  }
+  if (args.jumpHost !== undefined) {
+    out.jumpHost = pulumi.output(args.jumpHost).apply((j) => pulumi.output(secretConnection(j)));
+  }
+  return out;
+}
