@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test tier from a fresh clone: installs what is missing (Node 22, npm dependencies, the
+# pinned Pulumi CLI, the local libvirt test host), lints, builds, then runs unit, integration and
+# end-to-end tests with vitest and prints the summary. Extra arguments go to vitest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_toolchain
+log "node $(node --version), pulumi $(pulumi version)"
+bash "$REPO_ROOT/scripts/testhost.sh" start >/dev/null
+log "test host: $(tr -d '\n ' < "$REPO_ROOT/.testhost/testhost.json")"
+cd "$REPO_ROOT"
+log "lint"
+npm run --silent lint
+log "build"
+npm run --silent build
+report="$(mktemp)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' "$report" || true
+rm -f "$report"
+exit "$status"

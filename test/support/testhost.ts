@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+
+/** The connection `scripts/testhost.sh start` printed: the only source of ports and keys in tests. */
+export interface TestHost {
+  host: string;
+  port: number;
+  user: string;
+  privateKeyPath: string;
+  hostKey: string;
+  domainType: "kvm" | "qemu";
+}
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+
+export function testHostFile(): string {
+  return process.env["PULUMI_OVMF_TESTHOST"] ?? path.join(REPO_ROOT, ".testhost", "testhost.json");
+}
+
+export function loadTestHost(): TestHost {
+  const file = testHostFile();
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as TestHost;
+  } catch (err) {
+    throw new Error(`no test host at ${file}: run \`npm test\` (or \`npm run testhost -- start\`) first`, { cause: err });
+  }
+}
+
+/** The test host as a provider ConnectionSpec (private key read from its file). */
+export function testConnection(host: TestHost = loadTestHost()) {
+  return { host: host.host, port: host.port, user: host.user, privateKey: readFileSync(host.privateKeyPath, "utf8"), hostKey: host.hostKey };
+}
