@@ -24,12 +24,15 @@ export class HostKeyMismatchError extends OvmfError {
 /** Could not open (or lost) the SSH connection. */
 export class SshConnectionError extends OvmfError {
   override name = "SshConnectionError";
+  /** True when retrying cannot help (authentication failed, unusable key). */
+  readonly permanent: boolean;
   constructor(
     readonly target: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; permanent?: boolean },
   ) {
-    super(`ssh ${target}: ${message}`, options);
+    super(`ssh ${target}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.permanent = options?.permanent ?? false;
   }
 }
 
@@ -43,5 +46,19 @@ export class RemoteCommandError extends OvmfError {
     readonly stderr: string,
   ) {
     super(`${command} on ${target} failed (exit ${code ?? "signal"}): ${stderr.trim() || "(no output)"}`);
+  }
+}
+
+/** The SSH user may not run privileged commands: sudo wants a password or denies the user. */
+export class SudoError extends OvmfError {
+  override name = "SudoError";
+  constructor(
+    readonly target: string,
+    detail: string,
+  ) {
+    super(
+      `sudo on ${target} ${detail}: the provider runs privileged commands with \`sudo -n\` and cannot type a password. ` +
+        `Allow the user passwordless sudo (e.g. "USER ALL=(root) NOPASSWD: ALL" in /etc/sudoers.d/), or connect as root.`,
+    );
   }
 }

@@ -10,7 +10,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STATE_DIR="${PULUMI_OVMF_TESTHOST_DIR:-$REPO_ROOT/.testhost}"
 JSON="$STATE_DIR/testhost.json"
-PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf openssh-server openssh-client)
+PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf openssh-server openssh-client sudo dbus polkitd)
+# Test users: one with passwordless sudo, one without sudo, one that logs in with a password.
+SUDO_USER_NAME=ovmf-sudo NOSUDO_USER_NAME=ovmf-nosudo PASSWORD_USER_NAME=ovmf-pw
 
 install_packages() {
   local missing=()
@@ -28,11 +30,15 @@ install_packages() {
 # libvirtd and virtlogd, started directly: these machines run no init system, and apt's policy
 # refuses to start services.
 start_libvirt() {
-  if virsh -c qemu:///system version >/dev/null 2>&1; then return 0; fi
+  # The system bus and polkit first, as on a real host: libvirtd asks polkit whether a non-root
+  # user may manage qemu:///system (and says "authentication unavailable" when not).
+  if ! pgrep -x dbus-daemon >/dev/null; then mkdir -p /run/dbus; rm -f /run/dbus/pid; dbus-daemon --system --fork; fi
+  if ! pgrep -x polkitd >/dev/null; then (/usr/lib/polkit-1/polkitd --no-debug >/dev/null 2>&1 &); fi
+  if virsh -c qemu:///system list >/dev/null 2>&1; then return 0; fi
   log "starting virtlogd and libvirtd"
   pgrep -x virtlogd >/dev/null || virtlogd -d
   pgrep -x libvirtd >/dev/null || libvirtd -d
-  for _ in $(seq 1 50); do virsh -c qemu:///system version >/dev/null 2>&1 && return 0; sleep 0.2; done
+  for _ in $(seq 1 50); do virsh -c qemu:///system list >/dev/null 2>&1 && return 0; sleep 0.2; done
   die "libvirtd did not answer on qemu:///system within 10s"
 }
 
@@ -45,7 +51,8 @@ free_port() {
   die "no free port found on 127.0.0.1"
 }
 
-sshd_running() { [ -f "$STATE_DIR/sshd.pid" ] && kill -0 "$(cat "$STATE_DIR/sshd.pid")" 2>/dev/null; }
+pid_alive() { [ -f "$STATE_DIR/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/$1.pid")" 2>/dev/null; }
+sshd_running() { pid_alive sshd && pid_alive bastion; }
 
 domain_type() {
   if virsh -c qemu:///system domcapabilities --virttype kvm --machine q35 --arch x86_64 >/dev/null 2>&1; then
@@ -55,44 +62,93 @@ domain_type() {
   fi
 }
 
-start_sshd() {
+ensure_users() {
+  local u
+  for u in "$SUDO_USER_NAME" "$NOSUDO_USER_NAME" "$PASSWORD_USER_NAME"; do
+    id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u"
+  done
+  # Key-only users: "*" (no password) rather than useradd's "!" (locked), which sshd refuses.
+  usermod -p '*' "$SUDO_USER_NAME"; usermod -p '*' "$NOSUDO_USER_NAME"
+  echo "$SUDO_USER_NAME ALL=(root) NOPASSWD: ALL" > /etc/sudoers.d/pulumi-ovmf-testhost
+  chmod 440 /etc/sudoers.d/pulumi-ovmf-testhost
+  [ -f "$STATE_DIR/password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE_DIR/password")
+  echo "$PASSWORD_USER_NAME:$(cat "$STATE_DIR/password")" | chpasswd
+}
+
+keys() {
   mkdir -p "$STATE_DIR" /run/sshd
-  chmod 700 "$STATE_DIR"
-  [ -f "$STATE_DIR/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C pulumi-ovmf-testhost -f "$STATE_DIR/ssh_host_ed25519_key"
-  [ -f "$STATE_DIR/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C pulumi-ovmf-client -f "$STATE_DIR/client_ed25519"
-  cp "$STATE_DIR/client_ed25519.pub" "$STATE_DIR/authorized_keys"
-  local port; port=$(free_port)
-  cat > "$STATE_DIR/sshd_config" <<CONF
+  # sshd reads authorized_keys as the logging-in user: the directory must be traversable (not
+  # listable) and that one file readable; private keys stay 0600.
+  chmod 711 "$STATE_DIR"
+  local k
+  for k in ssh_host_ed25519_key bastion_host_ed25519_key client_ed25519; do
+    [ -f "$STATE_DIR/$k" ] || ssh-keygen -q -t ed25519 -N '' -C "pulumi-ovmf-$k" -f "$STATE_DIR/$k"
+  done
+  [ -f "$STATE_DIR/passphrase" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE_DIR/passphrase")
+  [ -f "$STATE_DIR/client_encrypted" ] || ssh-keygen -q -t ed25519 -N "$(cat "$STATE_DIR/passphrase")" -C pulumi-ovmf-encrypted -f "$STATE_DIR/client_encrypted"
+  cat "$STATE_DIR/client_ed25519.pub" "$STATE_DIR/client_encrypted.pub" > "$STATE_DIR/authorized_keys"
+  chmod 644 "$STATE_DIR/authorized_keys"
+}
+
+# start_one NAME HOSTKEY: a private sshd (config, pid, log and port files named NAME).
+start_one() {
+  local name=$1 hostkey=$2 port; port=$(free_port)
+  cat > "$STATE_DIR/$name.config" <<CONF
 Port $port
 ListenAddress 127.0.0.1
-HostKey $STATE_DIR/ssh_host_ed25519_key
-PidFile $STATE_DIR/sshd.pid
+HostKey $STATE_DIR/$hostkey
+PidFile $STATE_DIR/$name.pid
 AuthorizedKeysFile $STATE_DIR/authorized_keys
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication yes
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 MaxSessions 10
+MaxStartups 100:30:200
+AllowTcpForwarding yes
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
 CONF
-  /usr/sbin/sshd -f "$STATE_DIR/sshd_config" -E "$STATE_DIR/sshd.log" || die "sshd failed to start (see $STATE_DIR/sshd.log)"
+  /usr/sbin/sshd -f "$STATE_DIR/$name.config" -E "$STATE_DIR/$name.log" || die "sshd failed to start (see $STATE_DIR/$name.log)"
   for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  echo "$port" > "$STATE_DIR/port"
+  echo "$port" > "$STATE_DIR/$name.port"
 }
 
+start_sshd() {
+  keys
+  ensure_users
+  start_one sshd ssh_host_ed25519_key
+  # A second sshd on its own port and host key: the jump host (bastion) for jump-host tests.
+  start_one bastion bastion_host_ed25519_key
+}
+
+fingerprint() { ssh-keygen -lf "$STATE_DIR/$1.pub" | awk '{print $2}'; }
+
 write_json() {
-  local fp; fp=$(ssh-keygen -lf "$STATE_DIR/ssh_host_ed25519_key.pub" | awk '{print $2}')
   cat > "$JSON.tmp" <<J
 {
   "host": "127.0.0.1",
-  "port": $(cat "$STATE_DIR/port"),
+  "port": $(cat "$STATE_DIR/sshd.port"),
   "user": "root",
   "privateKeyPath": "$STATE_DIR/client_ed25519",
-  "hostKey": "$fp",
-  "domainType": "$(domain_type)"
+  "hostKey": "$(fingerprint ssh_host_ed25519_key)",
+  "domainType": "$(domain_type)",
+  "sshdLog": "$STATE_DIR/sshd.log",
+  "encryptedKey": { "privateKeyPath": "$STATE_DIR/client_encrypted", "passphrasePath": "$STATE_DIR/passphrase" },
+  "users": {
+    "sudo": "$SUDO_USER_NAME",
+    "noSudo": "$NOSUDO_USER_NAME",
+    "password": { "user": "$PASSWORD_USER_NAME", "passwordPath": "$STATE_DIR/password" }
+  },
+  "jumpHost": {
+    "host": "127.0.0.1",
+    "port": $(cat "$STATE_DIR/bastion.port"),
+    "user": "root",
+    "privateKeyPath": "$STATE_DIR/client_ed25519",
+    "hostKey": "$(fingerprint bastion_host_ed25519_key)"
+  }
 }
 J
   mv "$JSON.tmp" "$JSON"
@@ -102,12 +158,14 @@ case "${1:-start}" in
   start)
     install_packages
     start_libvirt
-    sshd_running || start_sshd
+    if ! sshd_running; then bash "$0" stop >/dev/null 2>&1 || true; start_sshd; fi
     write_json
     cat "$JSON"
     ;;
   stop)
-    if sshd_running; then kill "$(cat "$STATE_DIR/sshd.pid")"; log "test host sshd stopped"; fi
+    for name in sshd bastion; do
+      if pid_alive "$name"; then kill "$(cat "$STATE_DIR/$name.pid")"; log "test host $name stopped"; fi
+    done
     rm -f "$JSON"
     ;;
   json)

@@ -1,9 +1,7 @@
-import type { Client } from "ssh2";
-import { RemoteCommandError } from "../errors.js";
+import { Host } from "../host/host.js";
+import * as virsh from "../libvirt/virsh.js";
+import type { LibvirtVersions } from "../libvirt/version.js";
 import { describeTarget, validateConnection, withDefaults, type ConnectionSpec, type Failure } from "../ssh/connection.js";
-import { dial } from "../ssh/dial.js";
-import { exec } from "../ssh/exec.js";
-import { parseVirshVersion, type LibvirtVersions } from "../libvirt/version.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 
 /** HostInfo inputs: just where the host is. */
@@ -18,17 +16,8 @@ export interface HostInfoOutputs extends HostInfoInputs {
   hypervisorVersion: string;
 }
 
-async function queryHost(connection: ConnectionSpec): Promise<LibvirtVersions> {
-  const target = describeTarget(connection);
-  const client: Client = await dial(connection);
-  try {
-    const argv = ["env", "LC_ALL=C", "virsh", "-c", "qemu:///system", "version", "--daemon"];
-    const result = await exec(client, target, argv);
-    if (result.code !== 0) throw new RemoteCommandError(target, "virsh version", result.code, result.stderr);
-    return parseVirshVersion(result.stdout);
-  } finally {
-    client.end();
-  }
+function queryHost(connection: ConnectionSpec): Promise<LibvirtVersions> {
+  return virsh.version(new Host(connection));
 }
 
 /** The host's identity: a change of host, port or user is another host (replace). */

@@ -1,3 +1,4 @@
+import type { Readable, Writable } from "node:stream";
 import type { Client } from "ssh2";
 import { SshConnectionError } from "../errors.js";
 import { shellCommand } from "./quote.js";
@@ -10,45 +11,81 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** {@link ExecResult} with stdout as bytes (file contents). Empty when stdout was streamed to a sink. */
+export interface RawExecResult extends Omit<ExecResult, "stdout"> {
+  stdout: Buffer;
+}
+
 export interface ExecOptions {
-  /** Bytes written to the command's stdin, then EOF. */
-  stdin?: string | Buffer;
-  /** Kills the wait (and closes the channel) after this long. Default: 5 minutes. */
+  /** Bytes for the command's stdin (then EOF), or a stream piped into it with backpressure. */
+  stdin?: string | Buffer | Readable;
+  /** Where stdout goes, streamed, instead of being collected. */
+  stdout?: Writable;
+  /** Gives up (closing the channel) after this long. Default: {@link DEFAULT_EXEC_TIMEOUT_MS}. */
   timeoutMs?: number;
 }
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 5 * 60_000;
 
-/** Runs argv on the host over one SSH channel, every argument shell-quoted. */
-export function exec(client: Client, target: string, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+/**
+ * Runs argv on one new channel of `client`, every argument shell-quoted. Rejects with
+ * {@link SshConnectionError} when the channel cannot be opened, the connection is lost before the
+ * command exits, or the timeout passes; otherwise resolves whatever the exit code.
+ */
+export function execOnChannel(client: Client, target: string, argv: readonly string[], options: ExecOptions = {}): Promise<RawExecResult> {
   const command = shellCommand(argv);
+  const what = argv[0] ?? "command";
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     client.exec(command, (err, channel) => {
       if (err) {
-        reject(new SshConnectionError(target, `could not open a channel for ${argv[0]}: ${err.message}`, { cause: err }));
+        reject(new ChannelOpenError(target, `could not open a channel for ${what}: ${err.message}`, { cause: err }));
         return;
       }
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
       let code: number | null = null;
       let signal: string | null = null;
+      let exited = false;
+      let settled = false;
+      const finish = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        client.removeListener("close", onLost);
+        f();
+      };
+      const onLost = () =>
+        finish(() => reject(new SshConnectionError(target, `connection lost while running ${what}`)));
       const timer = setTimeout(() => {
+        finish(() => reject(new SshConnectionError(target, `${what} did not finish within ${timeoutMs / 1000}s`)));
         channel.close();
-        reject(new SshConnectionError(target, `${argv[0]} did not finish within ${timeoutMs / 1000}s`));
       }, timeoutMs);
-      channel.on("data", (d: Buffer) => out.push(d));
-      channel.stderr.on("data", (d: Buffer) => errOut.push(d));
+      client.once("close", onLost);
       channel.on("exit", (c: number | null, s?: string) => {
+        exited = true;
         code = c;
         signal = s ?? null;
       });
+      if (options.stdout !== undefined) channel.pipe(options.stdout, { end: false });
+      else channel.on("data", (d: Buffer) => out.push(d));
+      channel.stderr.on("data", (d: Buffer) => errOut.push(d));
       channel.on("close", () => {
-        clearTimeout(timer);
-        resolve({ code, signal, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") });
+        if (!exited) return onLost();
+        finish(() => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut).toString("utf8") }));
       });
-      if (options.stdin !== undefined) channel.end(options.stdin);
-      else channel.end();
+      const stdin = options.stdin;
+      if (stdin === undefined) channel.end();
+      else if (typeof stdin === "string" || Buffer.isBuffer(stdin)) channel.end(stdin);
+      else {
+        stdin.on("error", (e: Error) => finish(() => { channel.close(); reject(e); }));
+        stdin.pipe(channel);
+      }
     });
   });
+}
+
+/** The server refused a new channel (e.g. sshd's MaxSessions): the caller may retry on a free slot. */
+export class ChannelOpenError extends SshConnectionError {
+  override name = "ChannelOpenError";
 }

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dial } from "../../provider/ssh/dial.js";
-import { exec } from "../../provider/ssh/exec.js";
-import { parseVirshVersion } from "../../provider/libvirt/version.js";
+import { Host } from "../../provider/host/host.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
+import { closeAll } from "../../provider/ssh/pool.js";
 import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
 import { REPO_ROOT, testConnection } from "../support/testhost.js";
 
@@ -24,11 +24,10 @@ function storedResources(): StateResource[] {
 }
 
 async function liveVersions() {
-  const client = await dial(testConnection());
   try {
-    return parseVirshVersion((await exec(client, "test host", ["virsh", "-c", "qemu:///system", "version", "--daemon"])).stdout);
+    return await virsh.version(new Host(testConnection()));
   } finally {
-    client.end();
+    closeAll();
   }
 }
 

@@ -2,33 +2,33 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { HostKeyMismatchError } from "../../provider/errors.js";
 import { dial } from "../../provider/ssh/dial.js";
-import { exec } from "../../provider/ssh/exec.js";
+import { execOnChannel } from "../../provider/ssh/exec.js";
 import { loadTestHost, testConnection } from "../support/testhost.js";
 
 const OTHER_FP = "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII";
 
 describe("ssh host key verification against the test host", () => {
   it("connects when the pin matches and runs virsh", async () => {
-    const client = await dial(testConnection());
+    const { client, close } = await dial(testConnection());
     try {
-      const r = await exec(client, "test host", ["virsh", "-c", "qemu:///system", "version", "--daemon"]);
+      const r = await execOnChannel(client, "test host", ["virsh", "-c", "qemu:///system", "version", "--daemon"]);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/Running hypervisor: QEMU \d+\.\d+/);
+      expect(r.stdout.toString()).toMatch(/Running hypervisor: QEMU \d+\.\d+/);
     } finally {
-      client.end();
+      close();
     }
   });
 
   it("accepts the host's public key line as the pin", async () => {
     const host = loadTestHost();
     const pubLine = readFileSync(host.privateKeyPath.replace(/client_ed25519$/, "ssh_host_ed25519_key.pub"), "utf8");
-    const client = await dial({ ...testConnection(host), hostKey: pubLine });
-    client.end();
+    const { close } = await dial({ ...testConnection(host), hostKey: pubLine });
+    close();
   });
 
   it("refuses a wrong pin with both fingerprints and sends no credentials", async () => {
     const host = loadTestHost();
-    const err = await dial({ ...testConnection(host), hostKey: OTHER_FP }).then(
+    const err = await dial({ ...testConnection(host), hostKey: OTHER_FP }, { attempts: 1 }).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -9,6 +9,12 @@ export interface TestHost {
   privateKeyPath: string;
   hostKey: string;
   domainType: "kvm" | "qemu";
+  /** sshd's log (LogLevel VERBOSE): one "Accepted ..." line per authenticated connection. */
+  sshdLog: string;
+  encryptedKey: { privateKeyPath: string; passphrasePath: string };
+  users: { sudo: string; noSudo: string; password: { user: string; passwordPath: string } };
+  /** A second sshd on the same machine, to use as a jump host. */
+  jumpHost: { host: string; port: number; user: string; privateKeyPath: string; hostKey: string };
 }
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -29,4 +35,14 @@ export function loadTestHost(): TestHost {
 /** The test host as a provider ConnectionSpec (private key read from its file). */
 export function testConnection(host: TestHost = loadTestHost()) {
   return { host: host.host, port: host.port, user: host.user, privateKey: readFileSync(host.privateKeyPath, "utf8"), hostKey: host.hostKey };
+}
+
+/** The jump host (bastion) as a ConnectionSpec. */
+export function jumpConnection(host: TestHost = loadTestHost()) {
+  const j = host.jumpHost;
+  return { host: j.host, port: j.port, user: j.user, privateKey: readFileSync(j.privateKeyPath, "utf8"), hostKey: j.hostKey };
+}
+
+export function readSecret(file: string): string {
+  return readFileSync(file, "utf8").trim();
 }

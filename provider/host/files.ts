@@ -1,0 +1,113 @@
+import { createHash } from "node:crypto";
+import { PassThrough, type Readable } from "node:stream";
+import { OvmfError, RemoteCommandError } from "../errors.js";
+import type { Host } from "./host.js";
+
+// File operations run as commands (stat, cat, sha256sum, a small sh script) rather than over SFTP:
+// the sftp-server runs as the login user and cannot use sudo, and these behave the same for root and
+// for a sudo user. Paths and values reach the scripts as positional parameters, never spliced in.
+
+export interface RemoteStat {
+  size: number;
+  /** Permission bits in octal, e.g. "600". */
+  mode: string;
+  owner: string;
+  group: string;
+  mtimeMs: number;
+}
+
+/** stat(1) of a path, or undefined when it does not exist. */
+export async function stat(host: Host, path: string): Promise<RemoteStat | undefined> {
+  const r = await host.run(["stat", "-L", "-c", "%s %a %U %G %Y", "--", path]);
+  if (r.code !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new RemoteCommandError(host.target, `stat ${path}`, r.code, r.stderr);
+  }
+  const [size, mode, owner, group, mtime] = r.stdout.trim().split(" ");
+  return { size: Number(size), mode: mode ?? "", owner: owner ?? "", group: group ?? "", mtimeMs: Number(mtime) * 1000 };
+}
+
+/** A file's whole content. */
+export async function readFile(host: Host, path: string): Promise<Buffer> {
+  const r = await host.runRaw(["cat", "--", path]);
+  if (r.code !== 0) throw new RemoteCommandError(host.target, `read ${path}`, r.code, r.stderr);
+  return r.stdout;
+}
+
+/** sha256 of a file, computed on the host (hex). */
+export async function sha256(host: Host, path: string): Promise<string> {
+  const r = await host.check(["sha256sum", "--", path], `sha256sum ${path}`);
+  const hex = r.stdout.slice(0, 64);
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new OvmfError(`sha256sum ${path} on ${host.target} printed ${JSON.stringify(r.stdout.slice(0, 80))}`);
+  return hex;
+}
+
+/** Removes a file; a missing file is not an error. */
+export async function removeFile(host: Host, path: string): Promise<void> {
+  await host.check(["rm", "-f", "--", path], `remove ${path}`);
+}
+
+export interface WriteOptions {
+  /** Permission bits in octal. Default "600". */
+  mode?: string;
+  /** `user` or `user:group` to chown to. Default: the writing user. */
+  owner?: string;
+}
+
+// Writes stdin to a temp file beside the target, checks its size and sha256 against what the
+// sender meant to send (a dropped connection ends stdin early, and a short file must never replace
+// the old one), sets mode and owner, fsyncs, and renames over the target.
+const ATOMIC_WRITE = `set -eu
+target=$1 mode=$2 owner=$3 size=$4 sum=$5
+dir=$(dirname -- "$target"); base=$(basename -- "$target")
+tmp=$(mktemp -- "$dir/.$base.XXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp"
+got=$(stat -c %s -- "$tmp")
+[ "$got" = "$size" ] || { echo "incomplete write: $got of $size bytes arrived; $target left unchanged" >&2; exit 3; }
+[ "$(sha256sum -- "$tmp" | cut -d' ' -f1)" = "$sum" ] || { echo "sha256 mismatch after write; $target left unchanged" >&2; exit 3; }
+chmod -- "$mode" "$tmp"
+if [ -n "$owner" ]; then chown -- "$owner" "$tmp"; fi
+sync -- "$tmp"
+mv -f -- "$tmp" "$target"
+trap - EXIT
+sync -- "$dir" 2>/dev/null || true`;
+
+/** Atomically replaces `path` with `data`: readers see the old content or the new, never a mix. */
+export async function writeFileAtomic(host: Host, path: string, data: Buffer, options: WriteOptions = {}): Promise<void> {
+  const sum = createHash("sha256").update(data).digest("hex");
+  await writeStream(host, path, data, data.length, sum, options);
+}
+
+async function writeStream(
+  host: Host,
+  path: string,
+  stdin: Buffer | Readable,
+  size: number,
+  sum: string,
+  options: WriteOptions,
+): Promise<void> {
+  const argv = ["sh", "-c", ATOMIC_WRITE, "sh", path, options.mode ?? "600", options.owner ?? "", String(size), sum];
+  const r = await host.run(argv, { stdin });
+  if (r.code !== 0) throw new RemoteCommandError(host.target, `write ${path}`, r.code, r.stderr);
+}
+
+/**
+ * Streams a file from one host to another (or within one host) without holding it in memory, and
+ * verifies the copy: the destination is replaced atomically only if its sha256 equals the source's.
+ * Returns the sha256.
+ */
+export async function copyFile(from: Host, fromPath: string, to: Host, toPath: string, options: WriteOptions = {}): Promise<string> {
+  const [info, sum] = await Promise.all([stat(from, fromPath), sha256(from, fromPath)]);
+  if (info === undefined) throw new OvmfError(`copy: ${fromPath} does not exist on ${from.target}`);
+  const pipe = new PassThrough();
+  const reading = from.runRaw(["cat", "--", fromPath], { stdout: pipe }).then((r) => {
+    pipe.end();
+    if (r.code !== 0) throw new RemoteCommandError(from.target, `read ${fromPath}`, r.code, r.stderr);
+  }, (err: unknown) => {
+    pipe.destroy(err as Error);
+    throw err;
+  });
+  await Promise.all([reading, writeStream(to, toPath, pipe, info.size, sum, options)]);
+  return sum;
+}

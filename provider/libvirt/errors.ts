@@ -1,0 +1,58 @@
+import { OvmfError } from "../errors.js";
+
+/** What a failed virsh call was doing, for the message. */
+export interface VirshFailure {
+  /** The libvirt host, `user@host:port`. */
+  target: string;
+  /** The virsh subcommand, e.g. "define". */
+  operation: string;
+  /** The domain, when the operation is about one. */
+  domain?: string;
+  code: number | null;
+  stderr: string;
+}
+
+/** A virsh command failed; subclasses say why. Messages name host, domain, operation and a fix. */
+export class VirshError extends OvmfError {
+  override name = "VirshError";
+  constructor(
+    readonly failure: VirshFailure,
+    hint: string,
+  ) {
+    const on = failure.domain === undefined ? failure.target : `domain "${failure.domain}" on ${failure.target}`;
+    const detail = failure.stderr.trim().replace(/^error:\s*/gm, "").replace(/\s*\n\s*/g, "; ") || `exit ${failure.code ?? "signal"}`;
+    super(`virsh ${failure.operation} of ${on} failed: ${detail}${hint === "" ? "" : `. ${hint}`}`);
+  }
+}
+
+export class DomainNotFoundError extends VirshError {
+  override name = "DomainNotFoundError";
+}
+export class DomainExistsError extends VirshError {
+  override name = "DomainExistsError";
+}
+export class InvalidDomainXmlError extends VirshError {
+  override name = "InvalidDomainXmlError";
+}
+export class LibvirtPermissionError extends VirshError {
+  override name = "LibvirtPermissionError";
+}
+export class LibvirtConnectionError extends VirshError {
+  override name = "LibvirtConnectionError";
+}
+
+const RULES: Array<[RegExp, new (f: VirshFailure, hint: string) => VirshError, string]> = [
+  [/Domain not found|failed to get domain|no domain with matching/i, DomainNotFoundError, "It may have been removed outside Pulumi: run `pulumi refresh`"],
+  [/already exists|is already defined|already in use/i, DomainExistsError, "Choose another name, remove the existing domain, or set adopt: true to take it over"],
+  [/XML error|XML document|unsupported configuration|invalid argument|Unable to parse|schema/i, InvalidDomainXmlError, "libvirt rejected the domain definition; check the inputs named in the message"],
+  [/Permission denied|access denied|authentication (failed|unavailable)|not authorized|Operation not permitted/i, LibvirtPermissionError, "The SSH user cannot manage libvirt: connect as root or set connection.sudo: true for a user with passwordless sudo"],
+  [/failed to connect to the hypervisor|Failed to connect socket|Cannot recv data|End of file while reading data|libvirtd.*not running/i, LibvirtConnectionError, "Is libvirtd running on the host (systemctl status libvirtd)?"],
+];
+
+/** Maps a failed virsh call to the most specific error its stderr allows. Pure. */
+export function classifyVirshError(failure: VirshFailure): VirshError {
+  for (const [pattern, ErrorClass, hint] of RULES) {
+    if (pattern.test(failure.stderr)) return new ErrorClass(failure, hint);
+  }
+  return new VirshError(failure, "");
+}
