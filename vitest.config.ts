@@ -6,7 +6,16 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
-      { test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 } },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Some tests count handshakes in sshd's log or kill sshd sessions: one file at a time.
+          fileParallelism: false,
+        },
+      },
       {
         test: {
           name: "e2e",

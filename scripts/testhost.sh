@@ -54,8 +54,16 @@ free_port() {
 pid_alive() { [ -f "$STATE_DIR/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/$1.pid")" 2>/dev/null; }
 sshd_running() { pid_alive sshd && pid_alive bastion; }
 
+# kvm when QEMU, started by libvirt as its own user, really runs a KVM guest here; else qemu (TCG).
 domain_type() {
-  if virsh -c qemu:///system domcapabilities --virttype kvm --machine q35 --arch x86_64 >/dev/null 2>&1; then
+  # Debian's udev rule gives /dev/kvm group kvm, mode 0660; machines without udev leave it root-only.
+  if [ -c /dev/kvm ] && [ "$(stat -c %G /dev/kvm)" = root ] && getent group kvm >/dev/null; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+  fi
+  local probe="pulumi-ovmf-kvm-probe-$$"
+  local xml="<domain type='kvm'><name>$probe</name><memory unit='MiB'>32</memory><os><type arch='x86_64' machine='q35'>hvm</type></os></domain>"
+  if [ -c /dev/kvm ] && printf '%s' "$xml" | virsh -q -c qemu:///system create /dev/stdin >/dev/null 2>&1; then
+    virsh -q -c qemu:///system destroy "$probe" >/dev/null 2>&1 || true
     echo kvm
   else
     echo qemu

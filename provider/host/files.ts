@@ -76,16 +76,20 @@ sync -- "$dir" 2>/dev/null || true`;
 /** Atomically replaces `path` with `data`: readers see the old content or the new, never a mix. */
 export async function writeFileAtomic(host: Host, path: string, data: Buffer, options: WriteOptions = {}): Promise<void> {
   const sum = createHash("sha256").update(data).digest("hex");
-  await writeStream(host, path, data, data.length, sum, options);
+  await writeFileFromStream(host, path, data, data.length, sum, options);
 }
 
-async function writeStream(
+/**
+ * Atomically replaces `path` with what `stdin` streams, which must be exactly `size` bytes with the
+ * given sha256; anything else (a dropped connection, a short stream) leaves the old file as it was.
+ */
+export async function writeFileFromStream(
   host: Host,
   path: string,
   stdin: Buffer | Readable,
   size: number,
   sum: string,
-  options: WriteOptions,
+  options: WriteOptions = {},
 ): Promise<void> {
   const argv = ["sh", "-c", ATOMIC_WRITE, "sh", path, options.mode ?? "600", options.owner ?? "", String(size), sum];
   const r = await host.run(argv, { stdin });
@@ -108,6 +112,6 @@ export async function copyFile(from: Host, fromPath: string, to: Host, toPath: s
     pipe.destroy(err as Error);
     throw err;
   });
-  await Promise.all([reading, writeStream(to, toPath, pipe, info.size, sum, options)]);
+  await Promise.all([reading, writeFileFromStream(to, toPath, pipe, info.size, sum, options)]);
   return sum;
 }

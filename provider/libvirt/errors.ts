@@ -20,7 +20,7 @@ export class VirshError extends OvmfError {
     hint: string,
   ) {
     const on = failure.domain === undefined ? failure.target : `domain "${failure.domain}" on ${failure.target}`;
-    const detail = failure.stderr.trim().replace(/^error:\s*/gm, "").replace(/\s*\n\s*/g, "; ") || `exit ${failure.code ?? "signal"}`;
+    const detail = failure.stderr.trim().replace(/^error:\s*/gm, "").replace(/\s*\n\s*/g, "; ").replace(/\.$/, "") || `exit ${failure.code ?? "signal"}`;
     super(`virsh ${failure.operation} of ${on} failed: ${detail}${hint === "" ? "" : `. ${hint}`}`);
   }
 }
@@ -40,11 +40,15 @@ export class LibvirtPermissionError extends VirshError {
 export class LibvirtConnectionError extends VirshError {
   override name = "LibvirtConnectionError";
 }
+export class KvmUnavailableError extends VirshError {
+  override name = "KvmUnavailableError";
+}
 
 const RULES: Array<[RegExp, new (f: VirshFailure, hint: string) => VirshError, string]> = [
   [/Domain not found|failed to get domain|no domain with matching/i, DomainNotFoundError, "It may have been removed outside Pulumi: run `pulumi refresh`"],
   [/already exists|is already defined|already in use/i, DomainExistsError, "Choose another name, remove the existing domain, or set adopt: true to take it over"],
-  [/XML error|XML document|unsupported configuration|invalid argument|Unable to parse|schema/i, InvalidDomainXmlError, "libvirt rejected the domain definition; check the inputs named in the message"],
+  [/\(domain_definition\):\d+:|XML error|XML document|unsupported configuration|invalid argument|Unable to parse|schema/i, InvalidDomainXmlError, "libvirt rejected the domain definition; check the inputs named in the message"],
+  [/Could not access KVM kernel module|failed to initialize kvm|KVM is not (available|supported)|kvm.*not supported by/i, KvmUnavailableError, "QEMU cannot use /dev/kvm on this host: use domainType \"qemu\" (software emulation) or give the qemu user access to /dev/kvm (group kvm, mode 0660)"],
   [/Permission denied|access denied|authentication (failed|unavailable)|not authorized|Operation not permitted/i, LibvirtPermissionError, "The SSH user cannot manage libvirt: connect as root or set connection.sudo: true for a user with passwordless sudo"],
   [/failed to connect to the hypervisor|Failed to connect socket|Cannot recv data|End of file while reading data|libvirtd.*not running/i, LibvirtConnectionError, "Is libvirtd running on the host (systemctl status libvirtd)?"],
 ];

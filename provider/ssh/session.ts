@@ -24,6 +24,8 @@ export class Session {
   ) {
     this.limit = limit;
     const client: Client = dialed.client;
+    // One "close" listener per open channel (see execOnChannel) plus the session's own.
+    client.setMaxListeners(limit + 10);
     client.on("close", () => this.markClosed());
     // Errors after the handshake (reset, keepalive timeout) end in "close"; keep them from throwing.
     client.on("error", () => this.markClosed());

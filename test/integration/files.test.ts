@@ -1,0 +1,74 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { Readable } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { RemoteCommandError } from "../../provider/errors.js";
+import { copyFile, readFile, removeFile, sha256, stat, writeFileAtomic, writeFileFromStream } from "../../provider/host/files.js";
+import { Host } from "../../provider/host/host.js";
+import { closeAll } from "../../provider/ssh/pool.js";
+import { killSshSessionOf, waitForProcess } from "../support/sshd.js";
+import { jumpConnection, loadTestHost, testConnection } from "../support/testhost.js";
+
+const th = loadTestHost();
+const host = new Host(testConnection(th));
+const dir = `/tmp/ovmf-files-${randomUUID()}`;
+const hex = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+afterAll(async () => {
+  await host.run(["rm", "-rf", "--", dir]);
+  closeAll();
+});
+
+describe("files on the host", () => {
+  it("writes atomically with mode and owner, reads back, hashes on the host, removes", async () => {
+    await host.check(["mkdir", "-p", dir], "mkdir");
+    const path = `${dir}/vars file.fd`;
+    const data = randomBytes(540_672);
+    await writeFileAtomic(host, path, data, { mode: "640", owner: "root:kvm" });
+    expect(await stat(host, path)).toMatchObject({ size: 540_672, mode: "640", owner: "root", group: "kvm" });
+    expect((await readFile(host, path)).equals(data)).toBe(true);
+    expect(await sha256(host, path)).toBe(hex(data));
+    await removeFile(host, path);
+    expect(await stat(host, path)).toBeUndefined();
+    await removeFile(host, path); // missing is fine
+  });
+
+  it("an interrupted write leaves the old content intact", async () => {
+    await host.check(["mkdir", "-p", dir], "mkdir");
+    const path = `${dir}/interrupted-${randomUUID()}.fd`;
+    const old = randomBytes(1 << 20);
+    await writeFileAtomic(host, path, old);
+    const replacement = randomBytes(8 << 20);
+    // Send the first megabyte, then stall until the connection is cut.
+    const stream = new Readable({ read() {} });
+    stream.push(replacement.subarray(0, 1 << 20));
+    const writing = writeFileFromStream(host, path, stream, replacement.length, hex(replacement)).catch((e: unknown) => e as Error);
+    killSshSessionOf(await waitForProcess(path));
+    const err = await writing;
+    expect(err).toBeInstanceOf(Error);
+    stream.destroy();
+    expect(await sha256(host, path)).toBe(hex(old));
+    expect((await stat(host, path))?.size).toBe(old.length);
+  });
+
+  it("refuses a stream shorter than announced and keeps the old file", async () => {
+    await host.check(["mkdir", "-p", dir], "mkdir");
+    const path = `${dir}/short.fd`;
+    const old = randomBytes(4096);
+    await writeFileAtomic(host, path, old);
+    const err = await writeFileFromStream(host, path, Readable.from([randomBytes(100)]), 4096, hex(randomBytes(4096))).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(RemoteCommandError);
+    expect((err as Error).message).toMatch(/incomplete write: 100 of 4096 bytes arrived/);
+    expect(await sha256(host, path)).toBe(hex(old));
+    expect(readdirSync(dir).filter((f) => f.startsWith(".short.fd."))).toEqual([]);
+  });
+
+  it("streams a copy from one connection to another, verified by sha256", async () => {
+    await host.check(["mkdir", "-p", dir], "mkdir");
+    const data = randomBytes(3 << 20);
+    await writeFileAtomic(host, `${dir}/src.fd`, data);
+    const other = new Host({ ...testConnection(th), jumpHost: jumpConnection(th) });
+    const sum = await copyFile(host, `${dir}/src.fd`, other, `${dir}/dst.fd`, { mode: "600" });
+    expect(sum).toBe(hex(data));
+    expect(await sha256(other, `${dir}/dst.fd`)).toBe(hex(data));
+  });
+});
