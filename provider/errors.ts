@@ -28,10 +28,11 @@ export class SshConnectionError extends OvmfError {
   readonly permanent: boolean;
   constructor(
     readonly target: string,
-    message: string,
+    /** What went wrong, without the target prefix. */
+    readonly detail: string,
     options?: { cause?: unknown; permanent?: boolean },
   ) {
-    super(`ssh ${target}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(`ssh ${target}: ${detail}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.permanent = options?.permanent ?? false;
   }
 }

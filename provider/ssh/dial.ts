@@ -42,7 +42,7 @@ export async function dial(spec: ConnectionSpec, options: DialOptions = {}): Pro
     }
   }
   if (isPermanent(last) || attempts === 1) throw last;
-  const cause = last instanceof Error ? last.message : String(last);
+  const cause = last instanceof SshConnectionError ? last.detail : last instanceof Error ? last.message : String(last);
   throw new SshConnectionError(describeTarget(spec), `could not connect after ${attempts} attempts: ${cause}`, { cause: last });
 }
 

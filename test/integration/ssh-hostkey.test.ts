@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { HostKeyMismatchError } from "../../provider/errors.js";
+import { HostKeyMismatchError, SshConnectionError } from "../../provider/errors.js";
 import { dial } from "../../provider/ssh/dial.js";
 import { execOnChannel } from "../../provider/ssh/exec.js";
 import { loadTestHost, testConnection } from "../support/testhost.js";
@@ -38,5 +38,21 @@ describe("ssh host key verification against the test host", () => {
     expect(message).toContain(`presented ${host.hostKey}`);
     expect(message).toContain(`root@127.0.0.1:${host.port}`);
     expect(message).not.toContain("PRIVATE KEY");
+  });
+
+  it("retries a refused connection with backoff, then wraps the last cause", async () => {
+    const { createServer } = await import("node:net");
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    const started = Date.now();
+    const err = await dial({ ...testConnection(), port }, { attempts: 3, baseDelayMs: 100 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(SshConnectionError);
+    expect(err?.message).toBe(`ssh root@127.0.0.1:${port}: could not connect after 3 attempts: connection refused: is sshd running and is the port right?`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
   });
 });
