@@ -4,11 +4,15 @@
  * the serialized shim) keeps every resource's `__provider` state small and lets an upgraded package
  * serve old state.
  */
+import { firmwareProvider } from "./firmware/provider.js";
 import { hostInfoProvider } from "./host-info/provider.js";
+import { nvramProvider } from "./nvram/provider.js";
 
 /** Resource implementations by kind; the sdk's shims look them up by these names. */
 export const providers = {
   "host-info": hostInfoProvider,
+  "firmware-image": firmwareProvider,
+  nvram: nvramProvider,
 } as const;
 
 export type ProviderKind = keyof typeof providers;

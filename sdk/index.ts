@@ -3,4 +3,6 @@
  * @packageDocumentation
  */
 export type { ConnectionArgs } from "./connection.js";
+export { FirmwareImage, type FirmwareImageArgs, type FirmwareFile } from "./firmware-image.js";
 export { HostInfo, type HostInfoArgs } from "./host-info.js";
+export { Nvram, DEFAULT_NVRAM_DIR, type NvramArgs } from "./nvram.js";

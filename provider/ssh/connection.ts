@@ -38,6 +38,15 @@ export function describeTarget(spec: ConnectionSpec): string {
   return c.jumpHost === undefined ? self : `${self} via ${describeTarget(c.jumpHost)}`;
 }
 
+/**
+ * The machine a connection reaches (`host:port`): a change means another host. The user, the
+ * credentials and the jump host are only how we get there.
+ */
+export function identity(spec: ConnectionSpec): string {
+  const c = withDefaults(spec);
+  return `${c.host}:${c.port}`;
+}
+
 const HOSTNAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
 const USER = /^[a-z_][a-z0-9_.-]*\$?$/i;
 

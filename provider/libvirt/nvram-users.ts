@@ -1,0 +1,37 @@
+import { XMLParser } from "fast-xml-parser";
+import type { Host } from "../host/host.js";
+import { DomainNotFoundError } from "./errors.js";
+import * as virsh from "./virsh.js";
+
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@_" });
+
+/** The NVRAM file a domain XML refers to (`<os><nvram>path</nvram>`), if any. Pure. */
+export function nvramPathOf(domainXml: string): string | undefined {
+  const doc = parser.parse(domainXml) as { domain?: { os?: { nvram?: string | { "#text"?: string } } } };
+  const nvram = doc.domain?.os?.nvram;
+  const text = typeof nvram === "string" ? nvram : nvram?.["#text"];
+  return text?.trim() || undefined;
+}
+
+export interface NvramUser {
+  domain: string;
+  state: virsh.DomainState;
+}
+
+/** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
+export async function domainsUsingNvram(host: Host, path: string): Promise<NvramUser[]> {
+  const names = await virsh.list(host);
+  const users = await Promise.all(
+    names.map(async (domain): Promise<NvramUser | undefined> => {
+      try {
+        const xml = await virsh.dumpxml(host, domain, true);
+        if (nvramPathOf(xml) !== path) return undefined;
+        return { domain, state: await virsh.domstate(host, domain) };
+      } catch (err) {
+        if (err instanceof DomainNotFoundError) return undefined; // removed meanwhile
+        throw err;
+      }
+    }),
+  );
+  return users.filter((u): u is NvramUser => u !== undefined);
+}

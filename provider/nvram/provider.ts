@@ -1,0 +1,80 @@
+import { OvmfError } from "../errors.js";
+import { isUnknown, stripProvider } from "../dynamic.js";
+import { variantMismatchReason } from "../firmware/variant.js";
+import { removeFile, stat } from "../host/files.js";
+import { Host } from "../host/host.js";
+import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
+import { identity, validateConnection, type Failure } from "../ssh/connection.js";
+import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
+import { placeContent, refuseIfInUse, type Placement } from "./placement.js";
+import { diffNvram, updateNvram } from "./update.js";
+
+async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
+  const inputs = stripProvider(news) as unknown as NvramInputs;
+  const failures = validateConnection(inputs.connection, "connection", isUnknown);
+  checkAbsolutePath(failures, "path", inputs.path, "/var/lib/libvirt/qemu/nvram/web_VARS.fd");
+  checkAbsolutePath(failures, "templatePath", inputs.templatePath, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
+  checkBoolean(failures, "backup", inputs.backup, "false");
+  if (inputs.firmware === undefined && inputs.templatePath === undefined && inputs.source === undefined) {
+    failures.push({ property: "firmware", reason: "give firmware (a FirmwareImage), templatePath (a vars template on the host) or source (an Nvram to clone)" });
+  }
+  if (inputs.source !== undefined && !isUnknown(inputs.source)) {
+    failures.push(...validateConnection(inputs.source.connection, "source.connection", isUnknown));
+    checkAbsolutePath(failures, "source.path", inputs.source.path, "/var/lib/libvirt/qemu/nvram/golden_VARS.fd");
+  }
+  // With the firmware known, a vars template of the wrong size fails the preview (one read-only stat).
+  const template = templateOf(inputs);
+  if (failures.length === 0 && inputs.firmware !== undefined && template !== undefined && !hasUnknowns([inputs.connection, inputs.firmware, template])) {
+    const found = await stat(new Host(inputs.connection), template);
+    if (found === undefined) {
+      failures.push({ property: inputs.templatePath === undefined ? "firmware" : "templatePath", reason: `the vars template ${template} does not exist on ${identity(inputs.connection)}` });
+    } else if (found.size + inputs.firmware.codeSize !== (inputs.firmware.variant === "2M" ? 2 : 4) * 1024 * 1024) {
+      failures.push({ property: inputs.templatePath === undefined ? "firmware" : "templatePath", reason: variantMismatchReason(inputs.firmware.codePath, inputs.firmware.codeSize, template, found.size) });
+    }
+  }
+  return { inputs: inputs as unknown as Record<string, unknown>, failures };
+}
+
+async function create(raw: NvramInputs) {
+  const inputs = stripProvider(raw) as unknown as NvramInputs;
+  const host = new Host(inputs.connection);
+  const existing = await stat(host, inputs.path);
+  if (existing !== undefined) {
+    // Never overwrite a VM's variables by surprise: a file already there (for example kept when its
+    // domain was undefined) is taken over as it is.
+    const template = templateOf(inputs);
+    const templateInfo = template === undefined ? undefined : await stat(host, template);
+    if (templateInfo !== undefined && templateInfo.size !== existing.size) {
+      throw new OvmfError(
+        `${inputs.path} already exists on ${host.target} with ${existing.size} bytes, but the vars template ${template} has ${templateInfo.size}: ` +
+          `it belongs to other firmware. Move or remove it, or choose another path.`,
+      );
+    }
+  } else {
+    const placement: Placement = inputs.source !== undefined ? { kind: "clone", from: new Host(inputs.source.connection), path: inputs.source.path } : { kind: "template", path: requireTemplate(inputs) };
+    await placeContent(host, inputs.path, placement);
+  }
+  return { id: `${identity(inputs.connection)}:${inputs.path}`, outs: await describeNvram(inputs, host) };
+}
+
+export const nvramProvider = {
+  check,
+  create,
+  diff: (_id: string, olds: NvramOutputs, news: NvramInputs) => diffNvram(olds, news),
+  update: async (_id: string, olds: NvramOutputs, news: NvramInputs) => ({ outs: await updateNvram(olds, stripProvider(news) as unknown as NvramInputs) }),
+
+  /** The guest rewriting its variables is not drift: refresh records the new sha256 (and backup). */
+  async read(id: string, props: NvramOutputs) {
+    const clean = stripProvider(props) as unknown as NvramOutputs;
+    const host = new Host(clean.connection);
+    if ((await stat(host, clean.path)) === undefined) return { id, props: { ...clean, sha256: "" } };
+    return { id, props: await describeNvram(clean, host) };
+  },
+
+  /** Removes the file, unless a domain this resource does not know about still uses it. */
+  async delete(_id: string, props: NvramOutputs) {
+    const host = new Host(props.connection);
+    await refuseIfInUse(host, props.path, "delete", "any");
+    await removeFile(host, props.path);
+  },
+};

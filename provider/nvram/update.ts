@@ -1,0 +1,67 @@
+import { OvmfError } from "../errors.js";
+import { removeFile, stat } from "../host/files.js";
+import { Host } from "../host/host.js";
+import { hasUnknowns } from "../inputs.js";
+import { identity } from "../ssh/connection.js";
+import { placeContent, refuseIfInUse, type Placement } from "./placement.js";
+import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const moved = (olds: NvramInputs, news: NvramInputs) => identity(olds.connection) !== identity(news.connection) || olds.path !== news.path;
+
+/**
+ * Never a replacement: an NVRAM file holds a VM's boot entries and enrolled keys, so every change
+ * (another host, another path, a reset) is an update that carries or re-creates the content on
+ * purpose. With nothing asked for, one read-only stat checks the file is still there, so that
+ * `pulumi up` restores a lost file.
+ */
+export async function diffNvram(olds: NvramOutputs, news: NvramInputs) {
+  const none = { replaces: [] as string[], deleteBeforeReplace: false };
+  if (hasUnknowns(news)) return { changes: true, ...none };
+  const asked =
+    moved(olds, news) ||
+    !same(olds.resetTrigger, news.resetTrigger) ||
+    !same(templateOf(olds), templateOf(news)) ||
+    !same(olds.firmware, news.firmware) ||
+    !same(olds.backup ?? false, news.backup ?? false) ||
+    !same(olds.connection, news.connection);
+  if (asked) return { changes: true, ...none };
+  const missing = (await stat(new Host(news.connection), news.path)) === undefined;
+  return { changes: missing, ...none };
+}
+
+/** What to restore a lost file from: the backup in the state if there is one, else the template. */
+function restoreSource(olds: NvramOutputs, news: NvramInputs): Placement {
+  return olds.backupData !== undefined ? { kind: "backup", data: olds.backupData } : { kind: "template", path: requireTemplate(news) };
+}
+
+export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promise<NvramOutputs> {
+  const oldHost = new Host(olds.connection);
+  const newHost = new Host(news.connection);
+  const reset = !same(olds.resetTrigger, news.resetTrigger);
+  const newVariant = news.firmware?.variant;
+  if (!reset && olds.variant !== "" && newVariant !== undefined && newVariant !== olds.variant) {
+    throw new OvmfError(
+      `the firmware changed from a ${olds.variant} to a ${newVariant} build, and the NVRAM ${olds.path} was made for the old one. ` +
+        `Change resetTrigger to re-create it from the new vars template (this discards the VM's UEFI variables: boot entries and enrolled keys), or keep the ${olds.variant} firmware.`,
+    );
+  }
+
+  if (moved(olds, news)) {
+    // Never copy a file QEMU may still be writing; the copy is verified before the original goes.
+    await refuseIfInUse(oldHost, olds.path, "move", "running");
+    const [source, target] = await Promise.all([stat(oldHost, olds.path), stat(newHost, news.path)]);
+    if (target !== undefined) {
+      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path.`);
+    }
+    const from: Placement = reset ? { kind: "template", path: requireTemplate(news) } : source !== undefined ? { kind: "clone", from: oldHost, path: olds.path } : restoreSource(olds, news);
+    await placeContent(newHost, news.path, from);
+    if (source !== undefined) await removeFile(oldHost, olds.path);
+  } else if (reset) {
+    await refuseIfInUse(newHost, news.path, "reset", "running");
+    await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) });
+  } else if ((await stat(newHost, news.path)) === undefined) {
+    await placeContent(newHost, news.path, restoreSource(olds, news));
+  }
+  return describeNvram(news, newHost);
+}

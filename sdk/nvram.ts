@@ -1,0 +1,82 @@
+import * as pulumi from "@pulumi/pulumi";
+import nvramProvider from "../provider/shims/nvram.js";
+import { secretConnection, type ConnectionArgs } from "./connection.js";
+import type { FirmwareImage } from "./firmware-image.js";
+
+/** Where NVRAM files go when no `path` is given: libvirt's own NVRAM directory. */
+export const DEFAULT_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
+
+/** Inputs of {@link Nvram}. */
+export interface NvramArgs {
+  /** The libvirt host. Changing it to another host moves the file (content preserved, sha256-verified). */
+  connection: ConnectionArgs;
+  /** The firmware this NVRAM belongs to; its vars template is the starting content. */
+  firmware?: FirmwareImage;
+  /** A vars template on the host, instead of the firmware's. */
+  templatePath?: pulumi.Input<string>;
+  /** Path of the file. Default: `/var/lib/libvirt/qemu/nvram/<name>_VARS.fd`. Changing it moves the file. */
+  path?: pulumi.Input<string>;
+  /** Another Nvram (same or other host) whose content the new file starts from. Used at creation only. */
+  source?: Nvram;
+  /**
+   * Keep a compressed copy of the content in the stack state (a Pulumi secret), refreshed by
+   * `pulumi refresh`. When the file is found missing, `pulumi up` restores this copy instead of
+   * starting again from the template. Default: false.
+   */
+  backup?: pulumi.Input<boolean>;
+  /** Any value; changing it re-creates the file from the template on purpose (the UEFI variables are lost). */
+  resetTrigger?: pulumi.Input<unknown>;
+}
+
+/**
+ * One VM's UEFI variable store (the VARS file): created from the firmware's template before any
+ * domain refers to it, kept when domains are replaced or deleted, moved with its content when the
+ * connection changes, and never replaced. The guest writing its variables is not drift.
+ */
+export class Nvram extends pulumi.dynamic.Resource {
+  /** Path of the file on the host. */
+  declare public readonly path: pulumi.Output<string>;
+  /** Size in bytes. */
+  declare public readonly sizeBytes: pulumi.Output<number>;
+  /** sha256 of the content when last seen (refresh updates it; "" when the file was found missing). */
+  declare public readonly sha256: pulumi.Output<string>;
+  /** The vars template used. */
+  declare public readonly resolvedTemplatePath: pulumi.Output<string>;
+  /** sha256 of the vars template. */
+  declare public readonly templateSha256: pulumi.Output<string>;
+  /** `2M` or `4M`, from the firmware. */
+  declare public readonly variant: pulumi.Output<string>;
+  /** The compressed content when `backup` is on (secret). */
+  declare public readonly backupData: pulumi.Output<string | undefined>;
+  /** The connection, for resources on the same host. */
+  declare public readonly connection: pulumi.Output<ConnectionArgs>;
+
+  constructor(name: string, args: NvramArgs, opts?: pulumi.CustomResourceOptions) {
+    const fw = args.firmware;
+    const props = {
+      connection: secretConnection(args.connection),
+      firmware:
+        fw === undefined
+          ? undefined
+          : pulumi.all([fw.code, fw.varsTemplate, fw.variant]).apply(([code, vars, variant]) => ({
+              codePath: code.path,
+              codeSize: code.size,
+              varsTemplatePath: vars.path,
+              variant,
+            })),
+      templatePath: args.templatePath,
+      path: args.path ?? `${DEFAULT_NVRAM_DIR}/${name.replace(/[^A-Za-z0-9_.-]/g, "_")}_VARS.fd`,
+      source: args.source === undefined ? undefined : { connection: args.source.connection, path: args.source.path },
+      backup: args.backup,
+      resetTrigger: args.resetTrigger,
+      sizeBytes: undefined,
+      sha256: undefined,
+      resolvedTemplatePath: undefined,
+      templateSha256: undefined,
+      variant: undefined,
+      backupData: undefined,
+    };
+    const secret = { additionalSecretOutputs: ["backupData"] };
+    super(nvramProvider, name, props, pulumi.mergeOptions(opts, secret), "ovmf", "Nvram");
+  }
+}
