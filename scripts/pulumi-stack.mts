@@ -6,7 +6,10 @@
  *
  *   node scripts/pulumi-stack.mts DIR up|preview|refresh|destroy|outputs|export [options]
  *     --stack NAME       stack name (default: dev)
- *     --testhost FILE    set the stack's connection config from a test host JSON (scripts/testhost.sh)
+ *     --testhost FILE    set the stack's connection config from a test host JSON (scripts/testhost.sh):
+ *                        host, port, user, hostKey, domainType, privateKey (secret), and hosts (all
+ *                        test hosts as a JSON list of {name, host, port, user, hostKey})
+ *     --config KEY=VALUE set a plain config value (repeatable)
  *     --diff             preview with a detailed diff
  *     --expect-no-changes  fail if a preview or refresh would change anything
  *     --remove           after destroy, remove the stack
@@ -29,6 +32,7 @@ const { values, positionals } = parseArgs({
     "expect-no-changes": { type: "boolean", default: false },
     remove: { type: "boolean", default: false },
     json: { type: "string" },
+    config: { type: "string", multiple: true, default: [] },
   },
 });
 const [dirArg, op] = positionals;
@@ -75,6 +79,8 @@ function testhostConfig(file: string): Record<string, { value: string; secret?: 
   if (host["privateKeyPath"] !== undefined) {
     config["privateKey"] = { value: readFileSync(String(host["privateKeyPath"]), "utf8"), secret: true };
   }
+  const hosts = (host["hosts"] as unknown as Array<Record<string, unknown>> | undefined) ?? [];
+  config["hosts"] = { value: JSON.stringify(hosts.map(({ privateKeyPath: _key, ...rest }) => rest)) };
   return config;
 }
 
@@ -91,8 +97,15 @@ async function main(): Promise<number> {
     { stackName: values.stack, projectName: projectName(), program },
     { workDir: projectDir, envVars },
   );
-  if (values.testhost !== undefined) {
-    const config = testhostConfig(values.testhost);
+  const extra = Object.fromEntries(
+    values.config.map((kv) => {
+      const eq = kv.indexOf("=");
+      if (eq < 1) throw new Error(`--config takes KEY=VALUE, got ${kv}`);
+      return [kv.slice(0, eq), { value: kv.slice(eq + 1), secret: false }];
+    }),
+  );
+  if (values.testhost !== undefined || values.config.length > 0) {
+    const config = { ...(values.testhost === undefined ? {} : testhostConfig(values.testhost)), ...extra };
     await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, { value: v.value, secret: v.secret ?? false }])));
   }
   const onOutput = (text: string) => process.stdout.write(text);

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A local libvirt test host reached over SSH, for tests, examples and the demo.
-#   testhost.sh start   install what is missing, start virtlogd + libvirtd and a private sshd on
+#   testhost.sh start [--hosts N]
+#                       install what is missing, start virtlogd + libvirtd and a private sshd on
 #                       127.0.0.1 at a free port; print the connection as JSON (also kept in
-#                       $STATE_DIR/testhost.json, where tests and examples read it)
-#   testhost.sh stop    stop the private sshd (libvirtd keeps running: other users may need it)
+#                       $STATE_DIR/testhost.json, where tests and examples read it). With N > 1,
+#                       hosts b, c, ... are more libvirt hosts on this machine, each in a private
+#                       mount namespace (own libvirtd, NVRAM and firmware directories, sshd port).
+#   testhost.sh stop    stop the sshds and the extra hosts (the machine's libvirtd keeps running)
 #   testhost.sh json    print the JSON of the running host
 # Idempotent; needs root on a Debian machine. Nothing else in the project hard-codes ports or keys.
 set -euo pipefail
@@ -53,6 +56,7 @@ free_port() {
 
 pid_alive() { [ -f "$STATE_DIR/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/$1.pid")" 2>/dev/null; }
 sshd_running() { pid_alive sshd && pid_alive bastion; }
+HOSTS="${PULUMI_OVMF_TESTHOSTS:-1}"
 
 # kvm when QEMU, started by libvirt as its own user, really runs a KVM guest here; else qemu (TCG).
 domain_type() {
@@ -98,14 +102,14 @@ keys() {
   chmod 644 "$STATE_DIR/authorized_keys"
 }
 
-# start_one NAME HOSTKEY: a private sshd (config, pid, log and port files named NAME).
-start_one() {
-  local name=$1 hostkey=$2 port; port=$(free_port)
-  cat > "$STATE_DIR/$name.config" <<CONF
+# sshd_config DIR NAME HOSTKEY PORT: a private sshd's config (pid and log files named NAME in DIR).
+sshd_config() {
+  local dir=$1 name=$2 hostkey=$3 port=$4
+  cat > "$dir/$name.config" <<CONF
 Port $port
 ListenAddress 127.0.0.1
 HostKey $STATE_DIR/$hostkey
-PidFile $STATE_DIR/$name.pid
+PidFile $dir/$name.pid
 AuthorizedKeysFile $STATE_DIR/authorized_keys
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
@@ -119,9 +123,72 @@ AllowTcpForwarding yes
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
 CONF
+  echo "$port" > "$dir/$name.port"
+}
+
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; die "nothing listens on 127.0.0.1:$1"; }
+
+# start_one NAME HOSTKEY: a private sshd on this machine's own libvirt (host "a", and the bastion).
+start_one() {
+  local name=$1 hostkey=$2 port; port=$(free_port)
+  sshd_config "$STATE_DIR" "$name" "$hostkey" "$port"
   /usr/sbin/sshd -f "$STATE_DIR/$name.config" -E "$STATE_DIR/$name.log" || die "sshd failed to start (see $STATE_DIR/$name.log)"
-  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  echo "$port" > "$STATE_DIR/$name.port"
+  wait_port "$port"
+}
+
+HOST_NAMES=(a b c d e f g h)
+ISOLATED_DIRS=(run/libvirt var/lib/libvirt var/log/libvirt var/cache/libvirt etc/libvirt etc/qemu)
+
+# Runs inside a private mount namespace: private libvirt state, config and firmware descriptor
+# directories bound over the real ones, then this host's virtlogd, libvirtd and sshd.
+ISOLATED_INIT='set -e
+dir=$1; shift
+for d in "$@"; do mount --bind "$dir/root/$d" "/$d"; done
+virtlogd -d -p "$dir/virtlogd.pid"
+libvirtd -d -p "$dir/libvirtd.pid"
+exec /usr/sbin/sshd -f "$dir/sshd.config" -E "$dir/sshd.log"'
+
+# start_isolated NAME: another libvirt host on this machine, with its own filesystem state
+# (NVRAM, images, domains), libvirtd socket and sshd on its own port; invisible to the others.
+start_isolated() {
+  local name=$1 dir="$STATE_DIR/host-$1" d
+  mkdir -p "$dir" /etc/qemu
+  if [ ! -f "$dir/.seeded" ]; then
+    for d in "${ISOLATED_DIRS[@]}"; do mkdir -p "$dir/root/$d"; chmod --reference="/$d" "$dir/root/$d" 2>/dev/null || true; done
+    cp -a /etc/libvirt/. "$dir/root/etc/libvirt/"
+    rm -f "$dir"/root/etc/libvirt/qemu/networks/autostart/*
+    # The directory skeleton of /var/lib/libvirt (qemu/nvram, images, ...) with its owners and modes.
+    (cd /var/lib/libvirt && find . -type d) | while read -r d; do
+      mkdir -p "$dir/root/var/lib/libvirt/$d"
+      chown --reference="/var/lib/libvirt/$d" "$dir/root/var/lib/libvirt/$d"
+      chmod --reference="/var/lib/libvirt/$d" "$dir/root/var/lib/libvirt/$d"
+    done
+    find "$dir/root/var/lib/libvirt" -mindepth 1 -maxdepth 1 -name pulumi-ovmf -exec rm -rf {} +
+    touch "$dir/.seeded"
+  fi
+  [ -f "$STATE_DIR/host_${name}_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "pulumi-ovmf-host-$name" -f "$STATE_DIR/host_${name}_ed25519_key"
+  local port; port=$(free_port)
+  sshd_config "$dir" sshd "host_${name}_ed25519_key" "$port"
+  unshare --mount --propagation private -- sh -c "$ISOLATED_INIT" sh "$dir" "${ISOLATED_DIRS[@]}" \
+    || die "isolated host $name failed to start (see $dir/sshd.log)"
+  wait_port "$port"
+}
+
+isolated_running() { local dir="$STATE_DIR/host-$1"; [ -f "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; }
+
+stop_isolated() {
+  local dir="$STATE_DIR/host-$1" pid
+  [ -d "$dir" ] || return 0
+  if [ -f "$dir/libvirtd.pid" ] && kill -0 "$(cat "$dir/libvirtd.pid")" 2>/dev/null; then
+    pid=$(cat "$dir/libvirtd.pid")
+    for d in $(nsenter -t "$pid" -m virsh -q -c qemu:///system list --name 2>/dev/null); do
+      nsenter -t "$pid" -m virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+    done
+  fi
+  for f in sshd libvirtd virtlogd; do
+    [ -f "$dir/$f.pid" ] && kill "$(cat "$dir/$f.pid")" 2>/dev/null || true
+    rm -f "$dir/$f.pid"
+  done
 }
 
 start_sshd() {
@@ -134,7 +201,19 @@ start_sshd() {
 
 fingerprint() { ssh-keygen -lf "$STATE_DIR/$1.pub" | awk '{print $2}'; }
 
+# host_json NAME PORT HOSTKEY_FILE
+host_json() {
+  printf '    { "name": "%s", "host": "127.0.0.1", "port": %s, "user": "root", "privateKeyPath": "%s", "hostKey": "%s" }' \
+    "$1" "$2" "$STATE_DIR/client_ed25519" "$(fingerprint "$3")"
+}
+
 write_json() {
+  local i hosts
+  hosts=$(host_json a "$(cat "$STATE_DIR/sshd.port")" ssh_host_ed25519_key)
+  for ((i = 1; i < HOSTS; i++)); do
+    local n=${HOST_NAMES[$i]}
+    hosts+=$',\n'"$(host_json "$n" "$(cat "$STATE_DIR/host-$n/sshd.port")" "host_${n}_ed25519_key")"
+  done
   cat > "$JSON.tmp" <<J
 {
   "host": "127.0.0.1",
@@ -150,6 +229,9 @@ write_json() {
     "noSudo": "$NOSUDO_USER_NAME",
     "password": { "user": "$PASSWORD_USER_NAME", "passwordPath": "$STATE_DIR/password" }
   },
+  "hosts": [
+$hosts
+  ],
   "jumpHost": {
     "host": "127.0.0.1",
     "port": $(cat "$STATE_DIR/bastion.port"),
@@ -162,15 +244,28 @@ J
   mv "$JSON.tmp" "$JSON"
 }
 
-case "${1:-start}" in
+cmd="${1:-start}"; shift || true
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hosts) HOSTS="$2"; shift 2 ;;
+    *) die "unknown option $1 (usage: testhost.sh start [--hosts N]|stop|json)" ;;
+  esac
+done
+[ "$HOSTS" -ge 1 ] && [ "$HOSTS" -le ${#HOST_NAMES[@]} ] || die "--hosts takes 1 to ${#HOST_NAMES[@]}"
+
+case "$cmd" in
   start)
     install_packages
     start_libvirt
     if ! sshd_running; then bash "$0" stop >/dev/null 2>&1 || true; start_sshd; fi
+    for ((i = 1; i < HOSTS; i++)); do
+      isolated_running "${HOST_NAMES[$i]}" || { stop_isolated "${HOST_NAMES[$i]}"; start_isolated "${HOST_NAMES[$i]}"; }
+    done
     write_json
     cat "$JSON"
     ;;
   stop)
+    for n in "${HOST_NAMES[@]:1}"; do stop_isolated "$n"; done
     for name in sshd bastion; do
       if pid_alive "$name"; then kill "$(cat "$STATE_DIR/$name.pid")"; log "test host $name stopped"; fi
     done
@@ -180,5 +275,5 @@ case "${1:-start}" in
     sshd_running && [ -f "$JSON" ] || die "the test host is not running: npm run testhost -- start"
     cat "$JSON"
     ;;
-  *) die "usage: testhost.sh start|stop|json" ;;
+  *) die "usage: testhost.sh start [--hosts N]|stop|json" ;;
 esac

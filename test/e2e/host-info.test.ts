@@ -1,27 +1,13 @@
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
-import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
+import { installProject, pulumiStack, requirePulumiCli, storedResources as stored } from "../support/stack.js";
 import { REPO_ROOT, testConnection } from "../support/testhost.js";
 
 const PROJECT = path.join(REPO_ROOT, "examples/host-info");
 const STACK = "e2e-host-info";
-
-interface StateResource {
-  type: string;
-  inputs: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-}
-
-/** The stack's checkpoint as the file backend stores it on disk (secrets still encrypted). */
-function storedResources(): StateResource[] {
-  const file = path.join(PROJECT, ".pulumi-state/.pulumi/stacks/host-info", `${STACK}.json`);
-  const checkpoint = JSON.parse(readFileSync(file, "utf8")) as { checkpoint: { latest?: { resources?: StateResource[] } } };
-  return checkpoint.checkpoint.latest?.resources ?? [];
-}
 
 async function liveVersions() {
   try {
@@ -48,7 +34,7 @@ describe("HostInfo with the real Pulumi CLI against the test host", () => {
   });
 
   it("stores a small provider reference, no provider code and no plaintext key", async () => {
-    const hostInfo = storedResources().find((r) => r.type === "pulumi-nodejs:dynamic/ovmf:HostInfo");
+    const hostInfo = stored(PROJECT, STACK).find((r) => r.type === "pulumi-nodejs:dynamic/ovmf:HostInfo");
     expect(hostInfo).toBeDefined();
     const provider = String(hostInfo!.inputs["__provider"]);
     expect(provider.length).toBeLessThan(2048);
@@ -69,7 +55,7 @@ describe("HostInfo with the real Pulumi CLI against the test host", () => {
 
   it("destroy leaves an empty stack", async () => {
     await pulumiStack(PROJECT, "destroy", STACK);
-    expect(storedResources()).toEqual([]);
+    expect(stored(PROJECT, STACK)).toEqual([]);
     await pulumiStack(PROJECT, "destroy", STACK, "--remove");
   });
 });

@@ -49,3 +49,18 @@ export async function requirePulumiCli(): Promise<string> {
   }
   return expected;
 }
+
+export interface StoredResource {
+  urn: string;
+  type: string;
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+}
+
+/** A stack's resources as the file backend stores them on disk (secrets still encrypted). */
+export function storedResources(projectDir: string, stack: string): StoredResource[] {
+  const project = /^name:\s*(\S+)/m.exec(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"))?.[1] ?? "";
+  const file = path.join(projectDir, ".pulumi-state/.pulumi/stacks", project, `${stack}.json`);
+  const checkpoint = JSON.parse(readFileSync(file, "utf8")) as { checkpoint: { latest?: { resources?: StoredResource[] } } };
+  return checkpoint.checkpoint.latest?.resources ?? [];
+}

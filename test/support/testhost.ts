@@ -13,6 +13,8 @@ export interface TestHost {
   sshdLog: string;
   encryptedKey: { privateKeyPath: string; passphrasePath: string };
   users: { sudo: string; noSudo: string; password: { user: string; passwordPath: string } };
+  /** Every libvirt test host: "a" is this machine's libvirt, "b"... are isolated ones. */
+  hosts: Array<{ name: string; host: string; port: number; user: string; privateKeyPath: string; hostKey: string }>;
   /** A second sshd on the same machine, to use as a jump host. */
   jumpHost: { host: string; port: number; user: string; privateKeyPath: string; hostKey: string };
 }
@@ -45,4 +47,11 @@ export function jumpConnection(host: TestHost = loadTestHost()) {
 
 export function readSecret(file: string): string {
   return readFileSync(file, "utf8").trim();
+}
+
+/** A test host by name ("a", "b", ...) as a ConnectionSpec. */
+export function hostConnection(name: string, host: TestHost = loadTestHost()) {
+  const h = host.hosts.find((x) => x.name === name);
+  if (h === undefined) throw new Error(`no test host "${name}": start them with scripts/testhost.sh start --hosts 2`);
+  return { host: h.host, port: h.port, user: h.user, privateKey: readFileSync(h.privateKeyPath, "utf8"), hostKey: h.hostKey };
 }
