@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import { XMLBuilder } from "fast-xml-parser";
+import { afterAll, describe, expect, it } from "vitest";
+import { sha256, stat, writeFileAtomic } from "../../provider/host/files.js";
+import { Host } from "../../provider/host/host.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
+import { nvramProvider } from "../../provider/nvram/provider.js";
+import type { NvramInputs } from "../../provider/nvram/model.js";
+import { closeAll } from "../../provider/ssh/pool.js";
+import { rejection } from "../support/rejection.js";
+import { hostConnection, loadTestHost } from "../support/testhost.js";
+
+const th = loadTestHost();
+const connA = hostConnection("a");
+const a = new Host(connA);
+const id = randomUUID().slice(0, 8);
+const domain = `ovmf-nvram-it-${id}`;
+const firmware = { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", codeSize: 3_653_632, varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", variant: "4M" };
+const inputs: NvramInputs = { connection: connA, firmware, path: `/var/lib/libvirt/qemu/nvram/${domain}_VARS.fd` };
+
+/** A diskless UEFI q35 domain that uses the NVRAM file (no Secure Boot, so no SMM needed). */
+function uefiDomain(): string {
+  return new XMLBuilder({ ignoreAttributes: false }).build({
+    domain: {
+      "@_type": th.domainType,
+      name: domain,
+      memory: { "@_unit": "MiB", "#text": 128 },
+      features: { acpi: "" },
+      os: {
+        type: { "@_arch": "x86_64", "@_machine": "q35", "#text": "hvm" },
+        loader: { "@_readonly": "yes", "@_type": "pflash", "#text": firmware.codePath },
+        nvram: inputs.path,
+      },
+    },
+  }) as string;
+}
+
+afterAll(async () => {
+  if (await virsh.exists(a, domain)) {
+    await virsh.destroy(a, domain);
+    await virsh.undefine(a, domain, "keep");
+  }
+  await a.run(["rm", "-f", "--", inputs.path]);
+  closeAll();
+});
+
+describe("Nvram against a real libvirt domain", () => {
+  it("creates the file from the template with libvirt's owner and mode", async () => {
+    const { outs } = await nvramProvider.create(inputs);
+    expect(outs).toMatchObject({ sizeBytes: 540_672, variant: "4M", resolvedTemplatePath: firmware.varsTemplatePath });
+    expect(outs.sha256).toBe(await sha256(a, firmware.varsTemplatePath));
+    expect(await stat(a, inputs.path)).toMatchObject({ mode: "600", owner: "root", group: "root" });
+  });
+
+  it("refuses to delete the file while a domain it does not know uses it, naming the domain", async () => {
+    await virsh.define(a, domain, uefiDomain());
+    const { props: outs } = await nvramProvider.read("x", (await nvramProvider.create(inputs)).outs);
+    const err = await rejection(nvramProvider.delete("x", outs));
+    expect(err.message).toBe(
+      `cannot delete NVRAM ${inputs.path} on ${a.target}: domain "${domain}" (shut off) uses it. Undefine that domain first (virsh undefine --keep-nvram NAME) or point it at another NVRAM file, then retry.`,
+    );
+    expect(await stat(a, inputs.path)).toBeDefined();
+  });
+
+  it("refuses to move the file off a host where a running domain writes it, and says the order", async () => {
+    await virsh.start(a, domain);
+    const { props: outs } = await nvramProvider.read("x", (await nvramProvider.create(inputs)).outs);
+    const err = await rejection(nvramProvider.update("x", outs, { ...inputs, connection: hostConnection("b") }));
+    // Started just now: "running" (or "paused" while QEMU sets up); anything but "shut off" refuses.
+    expect(err.message).toContain(`cannot move NVRAM ${inputs.path} on ${a.target}: domain "${domain}" (`);
+    expect(err.message).not.toContain("(shut off)");
+    expect(err.message).toContain("Stop the domain first");
+    expect(await stat(new Host(hostConnection("b")), inputs.path)).toBeUndefined();
+  });
+
+  it("takes over an existing file of the right size instead of overwriting it; refuses one of another size", async () => {
+    await virsh.destroy(a, domain);
+    await virsh.undefine(a, domain, "keep");
+    const before = await sha256(a, inputs.path);
+    expect((await nvramProvider.create(inputs)).outs.sha256).toBe(before);
+    await writeFileAtomic(a, inputs.path, Buffer.alloc(131_072, 0xff));
+    const err = await rejection(nvramProvider.create(inputs));
+    expect(err.message).toContain("already exists");
+    expect(err.message).toContain("131072 bytes");
+  });
+});
