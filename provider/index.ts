@@ -7,12 +7,14 @@
 import { firmwareProvider } from "./firmware/provider.js";
 import { hostInfoProvider } from "./host-info/provider.js";
 import { nvramProvider } from "./nvram/provider.js";
+import { q35DomainProvider } from "./q35-domain/provider.js";
 
 /** Resource implementations by kind; the sdk's shims look them up by these names. */
 export const providers = {
   "host-info": hostInfoProvider,
   "firmware-image": firmwareProvider,
   nvram: nvramProvider,
+  "q35-domain": q35DomainProvider,
 } as const;
 
 export type ProviderKind = keyof typeof providers;

@@ -1,5 +1,6 @@
 import { XMLParser } from "fast-xml-parser";
 import type { Host } from "../host/host.js";
+import { METADATA_NS } from "./domain-xml.js";
 import { DomainNotFoundError } from "./errors.js";
 import * as virsh from "./virsh.js";
 
@@ -13,9 +14,22 @@ export function nvramPathOf(domainXml: string): string | undefined {
   return text?.trim() || undefined;
 }
 
+/** The pulumi-ovmf metadata of a domain a Q35Domain manages, if it is one. Pure. */
+export function managedMetadata(domainXml: string): { shutdownTimeoutSeconds: number } | undefined {
+  const doc = parser.parse(domainXml) as { domain?: { metadata?: Record<string, Record<string, string> | undefined> } };
+  for (const [tag, node] of Object.entries(doc.domain?.metadata ?? {})) {
+    if (node === undefined || !tag.endsWith(":domain") && tag !== "domain") continue;
+    const ns = Object.entries(node).find(([k]) => k.startsWith("@_xmlns"))?.[1];
+    if (ns === METADATA_NS) return { shutdownTimeoutSeconds: Number(node["@_shutdownTimeoutSeconds"] ?? 60) };
+  }
+  return undefined;
+}
+
 export interface NvramUser {
   domain: string;
   state: virsh.DomainState;
+  /** Set when a Q35Domain manages the domain. */
+  managed?: { shutdownTimeoutSeconds: number };
 }
 
 /** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
@@ -26,7 +40,8 @@ export async function domainsUsingNvram(host: Host, path: string): Promise<Nvram
       try {
         const xml = await virsh.dumpxml(host, domain, true);
         if (nvramPathOf(xml) !== path) return undefined;
-        return { domain, state: await virsh.domstate(host, domain) };
+        const managed = managedMetadata(xml);
+        return { domain, state: await virsh.domstate(host, domain), ...(managed === undefined ? {} : { managed }) };
       } catch (err) {
         if (err instanceof DomainNotFoundError) return undefined; // removed meanwhile
         throw err;

@@ -2,6 +2,7 @@ import { OvmfError } from "../errors.js";
 import { copyFile, writeFileAtomic } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import { domainsUsingNvram } from "../libvirt/nvram-users.js";
+import * as virsh from "../libvirt/virsh.js";
 import { decodeBackup } from "./backup.js";
 
 /** Where an NVRAM file's content comes from. */
@@ -29,9 +30,20 @@ export async function placeContent(host: Host, path: string, from: Placement): P
  * Refuses to go on while a domain on the host uses the file: `running` only for operations that
  * must not read a file QEMU may be writing (a move, a reset), `any` for a delete.
  */
-export async function refuseIfInUse(host: Host, path: string, operation: string, which: "running" | "any"): Promise<void> {
-  const users = (await domainsUsingNvram(host, path)).filter((u) => which === "any" || u.state !== "shut off");
-  if (users.length === 0) return;
+export async function stopManagedOrRefuse(host: Host, path: string, operation: string, which: "running" | "any"): Promise<string[]> {
+  let users = (await domainsUsingNvram(host, path)).filter((u) => which === "any" || u.state !== "shut off");
+  const stopped: string[] = [];
+  if (which === "running") {
+    // A running domain that a Q35Domain manages is stopped (gracefully, then forced after its
+    // shutdownTimeoutSeconds) so that the file is quiet: on a move its Q35Domain is replaced on the
+    // new host next; on a reset the caller starts it again on the fresh variables.
+    for (const u of users.filter((x) => x.managed !== undefined)) {
+      await virsh.shutdown(host, u.domain, u.managed?.shutdownTimeoutSeconds ?? 60);
+      stopped.push(u.domain);
+    }
+    users = users.filter((u) => u.managed === undefined);
+  }
+  if (users.length === 0) return stopped;
   const list = users.map((u) => `"${u.domain}" (${u.state})`).join(", ");
   const fix =
     which === "running"

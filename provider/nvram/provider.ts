@@ -6,7 +6,7 @@ import { Host } from "../host/host.js";
 import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
-import { placeContent, refuseIfInUse, type Placement } from "./placement.js";
+import { placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { diffNvram, updateNvram } from "./update.js";
 
 async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
@@ -74,7 +74,7 @@ export const nvramProvider = {
   /** Removes the file, unless a domain this resource does not know about still uses it. */
   async delete(_id: string, props: NvramOutputs) {
     const host = new Host(props.connection);
-    await refuseIfInUse(host, props.path, "delete", "any");
+    await stopManagedOrRefuse(host, props.path, "delete", "any");
     await removeFile(host, props.path);
   },
 };

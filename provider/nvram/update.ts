@@ -2,8 +2,9 @@ import { OvmfError } from "../errors.js";
 import { removeFile, stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
+import * as virsh from "../libvirt/virsh.js";
 import { identity } from "../ssh/connection.js";
-import { placeContent, refuseIfInUse, type Placement } from "./placement.js";
+import { placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -49,7 +50,7 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
 
   if (moved(olds, news)) {
     // Never copy a file QEMU may still be writing; the copy is verified before the original goes.
-    await refuseIfInUse(oldHost, olds.path, "move", "running");
+    await stopManagedOrRefuse(oldHost, olds.path, "move", "running");
     const [source, target] = await Promise.all([stat(oldHost, olds.path), stat(newHost, news.path)]);
     if (target !== undefined) {
       throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path.`);
@@ -58,8 +59,9 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
     await placeContent(newHost, news.path, from);
     if (source !== undefined) await removeFile(oldHost, olds.path);
   } else if (reset) {
-    await refuseIfInUse(newHost, news.path, "reset", "running");
+    const stopped = await stopManagedOrRefuse(newHost, news.path, "reset", "running");
     await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) });
+    for (const domain of stopped) await virsh.start(newHost, domain);
   } else if ((await stat(newHost, news.path)) === undefined) {
     await placeContent(newHost, news.path, restoreSource(olds, news));
   }

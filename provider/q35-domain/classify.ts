@@ -1,0 +1,56 @@
+import { identity } from "../ssh/connection.js";
+import type { DomainInputs } from "./spec.js";
+
+/** How a change to an input is applied. */
+export type ChangeKind = "none" | "live" | "restart" | "replace";
+
+/**
+ * The update-vs-replace table (the README shows it). `replace`: another domain (name, host).
+ * `restart`: redefined, and if running, shut down gracefully (then forced after
+ * shutdownTimeoutSeconds) and started again. `live`: applied without touching the guest.
+ * `none`: only recorded.
+ */
+export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection">, ChangeKind> = {
+  name: "replace",
+  memoryMiB: "restart",
+  vcpus: "restart",
+  firmware: "restart",
+  nvram: "restart",
+  secureBoot: "restart",
+  domainType: "restart",
+  cpuMode: "restart",
+  disks: "restart",
+  cdroms: "restart",
+  networks: "restart",
+  graphics: "restart",
+  serial: "restart",
+  usb: "restart",
+  pcieRootPorts: "restart",
+  hostdevs: "restart",
+  tpm: "restart",
+  devicesXml: "restart",
+  running: "live",
+  autostart: "live",
+  shutdownTimeoutSeconds: "none",
+  adopt: "none",
+};
+
+const RANK: Record<ChangeKind, number> = { none: 0, live: 1, restart: 2, replace: 3 };
+
+export interface Classified {
+  kind: ChangeKind;
+  /** Changed inputs, by how they apply. */
+  changed: Array<{ property: string; kind: ChangeKind }>;
+}
+
+/** Classifies every difference between old and new inputs. Pure. */
+export function classify(olds: DomainInputs, news: DomainInputs): Classified {
+  const changed: Classified["changed"] = [];
+  if (identity(olds.connection) !== identity(news.connection)) changed.push({ property: "connection", kind: "replace" });
+  else if (JSON.stringify(olds.connection) !== JSON.stringify(news.connection)) changed.push({ property: "connection", kind: "none" });
+  for (const [property, kind] of Object.entries(CHANGE_TABLE) as Array<[keyof DomainInputs, ChangeKind]>) {
+    if (JSON.stringify(olds[property]) !== JSON.stringify(news[property])) changed.push({ property, kind });
+  }
+  const kind = changed.reduce<ChangeKind>((k, c) => (RANK[c.kind] > RANK[k] ? c.kind : k), "none");
+  return { kind, changed };
+}

@@ -1,0 +1,142 @@
+import { OvmfError } from "../errors.js";
+import { isUnknown, stripProvider } from "../dynamic.js";
+import { Host } from "../host/host.js";
+import { hasUnknowns } from "../inputs.js";
+import { parseDomain, renderDomain } from "../libvirt/domain-xml.js";
+import * as virsh from "../libvirt/virsh.js";
+import { classify } from "./classify.js";
+import { resolveDomainType } from "./domain-type.js";
+import { resolve, type DomainInputs } from "./spec.js";
+import { validateDomain } from "./validate.js";
+
+export interface DomainOutputs extends DomainInputs {
+  uuid: string;
+  state: string;
+  /** The versioned machine libvirt chose, e.g. pc-q35-7.2. */
+  machine: string;
+  resolvedDomainType: "kvm" | "qemu";
+  /** The persistent definition as libvirt holds it. */
+  xml: string;
+  serialLogPath: string;
+}
+
+async function desired(host: Host, inputs: DomainInputs) {
+  const needsSmm = (inputs.secureBoot ?? inputs.firmware.features.includes("secure-boot")) || inputs.firmware.features.includes("requires-smm");
+  return resolve(inputs, await resolveDomainType(host, inputs.domainType, needsSmm, inputs.cpuMode));
+}
+
+async function setAutostart(host: Host, name: string, on: boolean): Promise<void> {
+  await host.check(["virsh", "-q", "-c", virsh.LIBVIRT_URI, "autostart", ...(on ? [] : ["--disable"]), "--", name], `autostart ${name}`);
+}
+
+async function autostartOf(host: Host, name: string): Promise<boolean> {
+  const r = await host.check(["env", "LC_ALL=C", "virsh", "-q", "-c", virsh.LIBVIRT_URI, "dominfo", "--", name], `dominfo ${name}`);
+  return /^Autostart:\s+enable/m.test(r.stdout);
+}
+
+async function outputs(host: Host, inputs: DomainInputs, type: "kvm" | "qemu", serialLogPath: string): Promise<DomainOutputs> {
+  const xml = await virsh.dumpxml(host, inputs.name, true);
+  const observed = parseDomain(xml);
+  return { ...inputs, uuid: observed.uuid, state: await virsh.domstate(host, inputs.name), machine: observed.machine, resolvedDomainType: type, xml, serialLogPath };
+}
+
+/** Brings the domain to its desired power state. */
+async function applyPower(host: Host, name: string, running: boolean, timeout: number): Promise<void> {
+  const state = await virsh.domstate(host, name);
+  if (running && state === "shut off") await virsh.start(host, name);
+  if (!running && state !== "shut off") await virsh.shutdown(host, name, timeout);
+}
+
+export const q35DomainProvider = {
+  async check(_olds: unknown, news: Record<string, unknown>) {
+    const inputs = stripProvider(news) as unknown as DomainInputs;
+    return { inputs: inputs as unknown as Record<string, unknown>, failures: validateDomain(inputs) };
+  },
+
+  async diff(_id: string, olds: DomainOutputs, news: DomainInputs) {
+    if (hasUnknowns(news)) {
+      const replaces = isUnknown(news.name) || hasUnknowns([news.connection.host, news.connection.port]) ? ["name"] : [];
+      return { changes: true, replaces, deleteBeforeReplace: true };
+    }
+    const c = classify(olds, news);
+    // The old domain goes first: two domains must never run on one NVRAM file.
+    return { changes: c.changed.length > 0, replaces: c.changed.filter((x) => x.kind === "replace").map((x) => x.property), deleteBeforeReplace: true };
+  },
+
+  async create(raw: DomainInputs) {
+    const inputs = stripProvider(raw) as unknown as DomainInputs;
+    const host = new Host(inputs.connection);
+    const d = await desired(host, inputs);
+    let uuid: string | undefined;
+    if (await virsh.exists(host, inputs.name)) {
+      if (inputs.adopt !== true) {
+        throw new OvmfError(`domain "${inputs.name}" already exists on ${host.target}: set adopt: true to take it over (it is redefined to these inputs, its NVRAM kept), or choose another name`);
+      }
+      uuid = parseDomain(await virsh.dumpxml(host, inputs.name, true)).uuid;
+      await virsh.shutdown(host, inputs.name, d.shutdownTimeoutSeconds);
+    }
+    await virsh.define(host, inputs.name, renderDomain(d, uuid));
+    try {
+      await setAutostart(host, inputs.name, d.autostart);
+      if (d.running) await virsh.start(host, inputs.name);
+    } catch (err) {
+      // Roll back the definition, never the NVRAM.
+      if (uuid === undefined) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
+      throw err;
+    }
+    const outs = await outputs(host, inputs, d.domainType, d.serial.path);
+    return { id: `${host.target}/${outs.uuid}`, outs };
+  },
+
+  async update(_id: string, olds: DomainOutputs, rawNews: DomainInputs) {
+    const news = stripProvider(rawNews) as unknown as DomainInputs;
+    const host = new Host(news.connection);
+    const d = await desired(host, news);
+    const c = classify(olds, news);
+    if (c.changed.some((x) => x.kind === "restart")) {
+      const wasRunning = (await virsh.domstate(host, news.name)) !== "shut off";
+      if (wasRunning) await virsh.shutdown(host, news.name, d.shutdownTimeoutSeconds);
+      await virsh.define(host, news.name, renderDomain(d, olds.uuid));
+    }
+    if (JSON.stringify(olds.autostart) !== JSON.stringify(news.autostart)) await setAutostart(host, news.name, d.autostart);
+    await applyPower(host, news.name, d.running, d.shutdownTimeoutSeconds);
+    return { outs: await outputs(host, news, d.domainType, d.serial.path) };
+  },
+
+  /** Reads the domain back and reports only what the inputs specify; a domain gone is gone. */
+  async read(id: string, props: DomainOutputs) {
+    const olds = stripProvider(props) as unknown as DomainOutputs;
+    const host = new Host(olds.connection);
+    if (!(await virsh.exists(host, olds.name))) return { id: "", props: {} };
+    const xml = await virsh.dumpxml(host, olds.name, true);
+    const o = parseDomain(xml);
+    const state = await virsh.domstate(host, olds.name);
+    const autostart = await autostartOf(host, olds.name);
+    const running = state !== "shut off";
+    const props2: DomainOutputs = {
+      ...olds,
+      memoryMiB: o.memoryMiB,
+      vcpus: o.vcpus,
+      ...(olds.secureBoot !== undefined || o.secureBoot !== (olds.firmware.features.includes("secure-boot")) ? { secureBoot: o.secureBoot } : {}),
+      ...(running === (olds.running ?? true) ? {} : { running }),
+      ...(autostart === (olds.autostart ?? false) ? {} : { autostart }),
+      uuid: o.uuid,
+      state,
+      machine: o.machine,
+      xml,
+    };
+    if (o.nvramPath !== olds.nvram.path) props2.nvram = { ...olds.nvram, path: o.nvramPath };
+    // The observed values become the inputs the next diff compares, so `pulumi preview` shows the
+    // drift as "memoryMiB: 300 => 256".
+    const { uuid: _u, state: _s, machine: _m, resolvedDomainType: _t, xml: _x, serialLogPath: _l, ...inputs } = props2;
+    return { id, props: props2, inputs };
+  },
+
+  /** Shuts the domain down and undefines it; the NVRAM file stays (it belongs to its Nvram). */
+  async delete(_id: string, props: DomainOutputs) {
+    const host = new Host(props.connection);
+    if (!(await virsh.exists(host, props.name))) return;
+    await virsh.shutdown(host, props.name, props.shutdownTimeoutSeconds ?? 60);
+    await virsh.undefine(host, props.name, "keep");
+  },
+};

@@ -1,0 +1,143 @@
+import type { ConnectionSpec } from "../ssh/connection.js";
+
+/** A disk image attached to the domain. */
+export interface DiskSpec {
+  path: string;
+  /** virtio (default), sata or scsi. q35 has no IDE. */
+  bus?: "virtio" | "sata" | "scsi";
+  /** raw (default) or qcow2. */
+  format?: "raw" | "qcow2";
+  readonly?: boolean;
+  bootOrder?: number;
+}
+
+/** A CD-ROM drive: an ISO, or an empty tray when `path` is absent. SATA by default. */
+export interface CdromSpec {
+  path?: string;
+  bus?: "sata" | "scsi";
+  bootOrder?: number;
+}
+
+/** A network interface on a libvirt network or a host bridge. */
+export interface NetworkSpec {
+  network?: string;
+  bridge?: string;
+  /** virtio (default), e1000e, ... */
+  model?: string;
+  mac?: string;
+}
+
+export interface GraphicsSpec {
+  type: "vnc" | "spice" | "none";
+  /** Default 127.0.0.1: never on all interfaces unless asked. */
+  listen?: string;
+}
+
+export interface SerialSpec {
+  /** `file` (default, at /var/log/libvirt/qemu/<name>-serial.log) or `pty`. */
+  type: "file" | "pty";
+  path?: string;
+}
+
+/** A PCI device passed through with VFIO. */
+export interface HostdevSpec {
+  /** PCI address, `0000:01:00.0` or `01:00.0`. */
+  address: string;
+  /** Let libvirt detach the device from its host driver. Default true. */
+  managed?: boolean;
+  romFile?: string;
+  multifunction?: boolean;
+  /** The guest's primary GPU: no emulated VGA is added. */
+  primaryGpu?: boolean;
+}
+
+/** What a Q35Domain needs of its FirmwareImage. */
+export interface DomainFirmware {
+  codePath: string;
+  varsTemplatePath: string;
+  features: string[];
+  variant: string;
+}
+
+/** What a Q35Domain needs of its Nvram. */
+export interface DomainNvram {
+  path: string;
+  variant: string;
+}
+
+export interface DomainInputs {
+  connection: ConnectionSpec;
+  name: string;
+  memoryMiB: number;
+  vcpus: number;
+  firmware: DomainFirmware;
+  nvram: DomainNvram;
+  secureBoot?: boolean;
+  domainType?: "auto" | "kvm" | "qemu";
+  cpuMode?: "host-passthrough" | "host-model" | "maximum" | "custom";
+  disks?: DiskSpec[];
+  cdroms?: CdromSpec[];
+  networks?: NetworkSpec[];
+  graphics?: GraphicsSpec;
+  serial?: SerialSpec;
+  usb?: boolean;
+  pcieRootPorts?: number;
+  hostdevs?: HostdevSpec[];
+  tpm?: boolean;
+  running?: boolean;
+  autostart?: boolean;
+  shutdownTimeoutSeconds?: number;
+  /** Raw XML elements appended inside <devices> (escape hatch), e.g. `<watchdog model='itco'/>`. */
+  devicesXml?: string;
+  /** Take over an existing domain of this name instead of failing. */
+  adopt?: boolean;
+}
+
+/** Everything resolved: defaults applied and the domain type chosen. */
+export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "devicesXml" | "domainType" | "cpuMode">> {
+  domainType: "kvm" | "qemu";
+  cpuMode?: DomainInputs["cpuMode"];
+  devicesXml?: string;
+  serial: SerialSpec & { path: string };
+}
+
+export const DEFAULTS = {
+  usb: true,
+  pcieRootPorts: 4,
+  running: true,
+  autostart: false,
+  shutdownTimeoutSeconds: 60,
+  graphics: { type: "vnc", listen: "127.0.0.1" } as GraphicsSpec,
+};
+
+export function serialLogPath(name: string): string {
+  return `/var/log/libvirt/qemu/${name}-serial.log`;
+}
+
+/** Applies the documented defaults. Secure Boot defaults to what the firmware supports. */
+export function resolve(i: DomainInputs, domainType: "kvm" | "qemu"): ResolvedDomain {
+  const serial = i.serial ?? { type: "file" };
+  return {
+    name: i.name,
+    memoryMiB: i.memoryMiB,
+    vcpus: i.vcpus,
+    firmware: i.firmware,
+    nvram: i.nvram,
+    secureBoot: i.secureBoot ?? i.firmware.features.includes("secure-boot"),
+    domainType,
+    ...(i.cpuMode === undefined ? {} : { cpuMode: i.cpuMode }),
+    disks: i.disks ?? [],
+    cdroms: i.cdroms ?? [],
+    networks: i.networks ?? [],
+    graphics: { ...DEFAULTS.graphics, ...i.graphics },
+    serial: { ...serial, path: serial.path ?? serialLogPath(i.name) },
+    usb: i.usb ?? DEFAULTS.usb,
+    pcieRootPorts: i.pcieRootPorts ?? DEFAULTS.pcieRootPorts,
+    hostdevs: i.hostdevs ?? [],
+    tpm: i.tpm ?? false,
+    running: i.running ?? DEFAULTS.running,
+    autostart: i.autostart ?? DEFAULTS.autostart,
+    shutdownTimeoutSeconds: i.shutdownTimeoutSeconds ?? DEFAULTS.shutdownTimeoutSeconds,
+    ...(i.devicesXml === undefined ? {} : { devicesXml: i.devicesXml }),
+  };
+}

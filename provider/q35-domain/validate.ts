@@ -1,0 +1,89 @@
+import { isUnknown } from "../dynamic.js";
+import { checkAbsolutePath, checkBoolean } from "../inputs.js";
+import { validateConnection, type Failure } from "../ssh/connection.js";
+import type { DomainInputs } from "./spec.js";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$/;
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const PCI = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
+const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
+
+const known = (v: unknown) => v !== undefined && !isUnknown(v);
+const list = <T>(v: T[] | undefined): T[] => (v === undefined || isUnknown(v) || !Array.isArray(v) ? [] : v);
+
+function integer(f: Failure[], property: string, v: unknown, min: number, max: number, hint: string) {
+  if (!known(v)) return;
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) f.push({ property, reason: `${property} must be a whole number from ${min} to ${max} (${hint}), got ${JSON.stringify(v)}` });
+}
+
+/**
+ * Preview-time validation of a Q35Domain: every failure names the property and the fix.
+ * Unknown values (outputs of resources not created yet) pass.
+ */
+export function validateDomain(i: DomainInputs): Failure[] {
+  const f: Failure[] = validateConnection(i.connection, "connection", isUnknown);
+  if (!known(i.name)) {
+    if (i.name === undefined) f.push({ property: "name", reason: "name is required" });
+  } else if (typeof i.name !== "string" || !NAME.test(i.name)) {
+    f.push({ property: "name", reason: `"${String(i.name)}" is not a usable domain name: 1-63 letters, digits, and _ . + - (not first)` });
+  }
+  integer(f, "memoryMiB", i.memoryMiB, 16, 4 * 1024 * 1024, "MiB of guest memory, e.g. 2048");
+  integer(f, "vcpus", i.vcpus, 1, 512, "virtual CPUs");
+  integer(f, "pcieRootPorts", i.pcieRootPorts, 0, 28, "hot-plug slots; default 4");
+  integer(f, "shutdownTimeoutSeconds", i.shutdownTimeoutSeconds, 0, 3600, "default 60");
+  for (const k of ["running", "autostart", "usb", "tpm", "adopt", "secureBoot"] as const) checkBoolean(f, k, i[k], k === "running" || k === "usb" ? "true" : "false");
+  if (known(i.domainType) && !["auto", "kvm", "qemu"].includes(i.domainType as string)) {
+    f.push({ property: "domainType", reason: `domainType must be "auto" (default: kvm when usable), "kvm" or "qemu", got ${JSON.stringify(i.domainType)}` });
+  }
+
+  const fw = i.firmware;
+  if (known(fw) && known(fw.features) && i.secureBoot === true && !fw.features.includes("secure-boot")) {
+    f.push({
+      property: "secureBoot",
+      reason: `the firmware ${fw.codePath} does not support Secure Boot (its features: ${fw.features.join(", ") || "none"}): use a FirmwareImage with secureBoot: true, or set secureBoot: false`,
+    });
+  }
+  if (known(fw) && known(i.nvram) && known(fw.variant) && known(i.nvram.variant) && i.nvram.variant !== "" && fw.variant !== i.nvram.variant) {
+    f.push({ property: "nvram", reason: `the NVRAM ${i.nvram.path} was made for a ${i.nvram.variant} firmware but the firmware ${fw.codePath} is ${fw.variant}: give the Nvram the same FirmwareImage` });
+  }
+
+  list(i.disks).forEach((d, n) => {
+    const p = `disks[${n}]`;
+    checkAbsolutePath(f, `${p}.path`, d.path, "/var/lib/libvirt/images/web.qcow2");
+    if (known(d.bus) && (d.bus as string) === "ide") f.push({ property: `${p}.bus`, reason: `IDE controllers are unsupported on q35 ("IDE controllers are unsupported for this QEMU binary or machine type"): use bus "sata" or "virtio"` });
+    else if (known(d.bus) && !["virtio", "sata", "scsi"].includes(d.bus as string)) f.push({ property: `${p}.bus`, reason: `bus must be "virtio" (default), "sata" or "scsi", got ${JSON.stringify(d.bus)}` });
+    if (known(d.format) && !["raw", "qcow2"].includes(d.format as string)) f.push({ property: `${p}.format`, reason: `format must be "raw" (default) or "qcow2"` });
+  });
+  list(i.cdroms).forEach((c, n) => {
+    const p = `cdroms[${n}]`;
+    checkAbsolutePath(f, `${p}.path`, c.path, "/var/lib/libvirt/images/installer.iso");
+    if (known(c.bus) && (c.bus as string) === "ide") f.push({ property: `${p}.bus`, reason: `IDE controllers are unsupported on q35: a CD-ROM goes on bus "sata" (the default)` });
+    else if (known(c.bus) && !["sata", "scsi"].includes(c.bus as string)) f.push({ property: `${p}.bus`, reason: `bus must be "sata" (default) or "scsi"` });
+  });
+  list(i.networks).forEach((n, k) => {
+    const p = `networks[${k}]`;
+    if (known(n.mac) && (typeof n.mac !== "string" || !MAC.test(n.mac) || (parseInt(n.mac.slice(0, 2), 16) & 1) === 1)) {
+      f.push({ property: `${p}.mac`, reason: `"${String(n.mac)}" is not a unicast MAC address like 52:54:00:12:34:56` });
+    }
+    if (n.network !== undefined && n.bridge !== undefined) f.push({ property: p, reason: "give network (a libvirt network) or bridge (a host bridge), not both" });
+  });
+  if (known(i.graphics)) {
+    const g = i.graphics as NonNullable<DomainInputs["graphics"]>;
+    if (!["vnc", "spice", "none"].includes(g.type)) f.push({ property: "graphics.type", reason: `graphics.type must be "vnc" (default), "spice" or "none"` });
+    if (known(g.listen) && !(IPV4.test(g.listen as string) || (g.listen as string).includes(":"))) f.push({ property: "graphics.listen", reason: `graphics.listen must be an IP address (default 127.0.0.1)` });
+  }
+  if (known(i.serial)) {
+    const s = i.serial as NonNullable<DomainInputs["serial"]>;
+    if (!["file", "pty"].includes(s.type)) f.push({ property: "serial.type", reason: `serial.type must be "file" (default) or "pty"` });
+    checkAbsolutePath(f, "serial.path", s.path, "/var/log/libvirt/qemu/web-serial.log");
+  }
+  list(i.hostdevs).forEach((h, n) => {
+    const p = `hostdevs[${n}]`;
+    if (known(h.address) && (typeof h.address !== "string" || !PCI.test(h.address))) f.push({ property: `${p}.address`, reason: `"${String(h.address)}" is not a PCI address like 0000:01:00.0 (see lspci -D on the host)` });
+    checkAbsolutePath(f, `${p}.romFile`, h.romFile, "/usr/share/vgabios/gpu.rom");
+  });
+  if (known(i.devicesXml) && typeof i.devicesXml === "string" && /<\s*(disk|interface|hostdev)\b[^>]*\bbus=['"]ide['"]/.test(i.devicesXml)) {
+    f.push({ property: "devicesXml", reason: "IDE is unsupported on q35: use sata" });
+  }
+  return f;
+}

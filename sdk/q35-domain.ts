@@ -1,0 +1,102 @@
+import * as pulumi from "@pulumi/pulumi";
+import q35DomainProvider from "../provider/shims/q35-domain.js";
+import type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec } from "../provider/q35-domain/spec.js";
+import { secretConnection, type ConnectionArgs } from "./connection.js";
+import type { FirmwareImage } from "./firmware-image.js";
+import type { Nvram } from "./nvram.js";
+
+export type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec };
+
+/** Inputs of {@link Q35Domain}. See the README's table for which changes restart or replace the domain. */
+export interface Q35DomainArgs {
+  /** The libvirt host. Another host replaces the domain (its Nvram moves first). */
+  connection: ConnectionArgs;
+  /** Domain name. Default: the resource name. Changing it replaces the domain; the NVRAM is kept. */
+  name?: pulumi.Input<string>;
+  /** Guest memory in MiB. */
+  memoryMiB: pulumi.Input<number>;
+  /** Virtual CPUs. */
+  vcpus: pulumi.Input<number>;
+  /** The firmware (CODE image) to boot. */
+  firmware: FirmwareImage;
+  /** The VM's UEFI variable store. */
+  nvram: Nvram;
+  /** Enforce Secure Boot (`loader secure='yes'` and SMM). Default: what the firmware supports. */
+  secureBoot?: pulumi.Input<boolean>;
+  /** `auto` (default: kvm when QEMU can use /dev/kvm here, with SMM when needed), `kvm` or `qemu` (TCG). */
+  domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
+  /** CPU mode. Default: host-passthrough under kvm, QEMU's default under qemu. */
+  cpuMode?: pulumi.Input<"host-passthrough" | "host-model" | "maximum" | "custom">;
+  /** Disk images. Default bus virtio; q35 has no IDE. */
+  disks?: pulumi.Input<pulumi.Input<DiskSpec>[]>;
+  /** CD-ROM drives (SATA by default): an ISO, or an empty tray without `path`. */
+  cdroms?: pulumi.Input<pulumi.Input<CdromSpec>[]>;
+  /** Network interfaces (libvirt network, default "default", or a bridge). */
+  networks?: pulumi.Input<pulumi.Input<NetworkSpec>[]>;
+  /** Display. Default VNC on 127.0.0.1. */
+  graphics?: pulumi.Input<GraphicsSpec>;
+  /** Serial console. Default: a log file at /var/log/libvirt/qemu/<name>-serial.log (see `serialLogPath`). */
+  serial?: pulumi.Input<SerialSpec>;
+  /** A qemu-xhci USB controller with a tablet. Default true (q35 has no USB otherwise). */
+  usb?: pulumi.Input<boolean>;
+  /** PCIe root ports for hot-plug. Default 4. */
+  pcieRootPorts?: pulumi.Input<number>;
+  /** VFIO PCI passthrough devices. */
+  hostdevs?: pulumi.Input<pulumi.Input<HostdevSpec>[]>;
+  /** An emulated TPM 2.0 (needs swtpm on the host). Default false. */
+  tpm?: pulumi.Input<boolean>;
+  /** Whether the domain runs. Default true. Applied without a restart. */
+  running?: pulumi.Input<boolean>;
+  /** Start with the host. Default false. Applied without a restart. */
+  autostart?: pulumi.Input<boolean>;
+  /** How long a graceful (ACPI) shutdown may take before the domain is powered off. Default 60. */
+  shutdownTimeoutSeconds?: pulumi.Input<number>;
+  /** Raw XML elements appended inside `<devices>`, for what these inputs do not cover. */
+  devicesXml?: pulumi.Input<string>;
+  /** Take over an existing domain of this name (redefined to these inputs) instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/**
+ * A libvirt domain on the Q35 machine, booting UEFI from a {@link FirmwareImage} with its
+ * variables in an {@link Nvram}. Updates restart the guest only when they must; every undefine
+ * keeps the NVRAM file.
+ */
+export class Q35Domain extends pulumi.dynamic.Resource {
+  declare public readonly name: pulumi.Output<string>;
+  /** libvirt's UUID of the domain. */
+  declare public readonly uuid: pulumi.Output<string>;
+  /** `running`, `shut off`, ... as virsh domstate reports it. */
+  declare public readonly state: pulumi.Output<string>;
+  /** The versioned machine type libvirt chose, e.g. `pc-q35-7.2`. */
+  declare public readonly machine: pulumi.Output<string>;
+  /** `kvm` or `qemu`, after `auto` was resolved. */
+  declare public readonly resolvedDomainType: pulumi.Output<"kvm" | "qemu">;
+  /** The persistent domain XML as libvirt holds it. */
+  declare public readonly xml: pulumi.Output<string>;
+  /** The serial console log on the host (file serial). */
+  declare public readonly serialLogPath: pulumi.Output<string>;
+
+  constructor(name: string, args: Q35DomainArgs, opts?: pulumi.CustomResourceOptions) {
+    const { firmware, nvram, ...rest } = args;
+    const props = {
+      ...rest,
+      connection: secretConnection(args.connection),
+      name: args.name ?? name,
+      firmware: pulumi.all([firmware.codePath, firmware.varsTemplatePath, firmware.features, firmware.variant]).apply(([codePath, varsTemplatePath, features, variant]) => ({
+        codePath,
+        varsTemplatePath,
+        features,
+        variant,
+      })),
+      nvram: pulumi.all([nvram.path, nvram.variant]).apply(([path, variant]) => ({ path, variant })),
+      uuid: undefined,
+      state: undefined,
+      machine: undefined,
+      resolvedDomainType: undefined,
+      xml: undefined,
+      serialLogPath: undefined,
+    };
+    super(q35DomainProvider, name, props, opts, "ovmf", "Q35Domain");
+  }
+}

@@ -1,0 +1,135 @@
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile, sha256, stat } from "../../provider/host/files.js";
+import { Host } from "../../provider/host/host.js";
+import { parseDomain } from "../../provider/libvirt/domain-xml.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
+import { closeAll } from "../../provider/ssh/pool.js";
+import { rejection } from "../support/rejection.js";
+import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
+import { hostConnection, REPO_ROOT } from "../support/testhost.js";
+
+const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
+const STACK = "e2e-domain";
+const a = new Host(hostConnection("a"));
+const DEFAULTS = ["secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset="];
+
+const cfg = (...overrides: string[]) => {
+  const merged = new Map(DEFAULTS.map((kv) => [kv.split("=")[0]!, kv]));
+  for (const kv of overrides) merged.set(kv.split("=")[0]!, kv);
+  return [...merged.values()].flatMap((kv) => ["--config", kv]);
+};
+const up = async (...o: string[]) => (await pulumiStack(PROJECT, "up", STACK, ...cfg(...o))).result["outputs"] as Record<string, string>;
+const preview = (...o: string[]) => pulumiStack(PROJECT, "preview", STACK, "--diff", ...cfg(...o));
+
+/** Waits until the serial log holds `text` (OVMF prints boot progress there). */
+async function serialShows(file: string, text: RegExp, timeoutMs = 180_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let log = "";
+  while (Date.now() < deadline) {
+    log = (await stat(a, file)) === undefined ? "" : (await readFile(a, file)).toString("latin1");
+    if (text.test(log)) return log;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`serial log ${file} did not show ${text} within ${timeoutMs / 1000}s; it holds:\n${log.slice(-2000)}`);
+}
+
+let outs: Record<string, string>;
+
+describe("Q35Domain with the real Pulumi CLI", () => {
+  beforeAll(async () => {
+    await requirePulumiCli();
+    await installProject(PROJECT);
+    await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
+  });
+  afterAll(() => closeAll());
+
+  it("boots with Secure Boot enforced: OVMF refuses the unsigned EFI shell", async () => {
+    outs = await up();
+    expect(outs["machine"]).toMatch(/^pc-q35-/);
+    const log = await serialShows(outs["serialLogPath"]!, /Security Violation/);
+    expect(log).toMatch(/failed to start Boot0001 "EFI Internal Shell".*Security Violation/);
+    const xml = await virsh.dumpxml(a, "e2e-vm", true);
+    expect(xml).toContain("secure='yes'");
+    expect(xml).toMatch(/<smm state='on'\/>/);
+  });
+
+  it("preview right after up, and after refresh, shows no changes", async () => {
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg());
+    await pulumiStack(PROJECT, "refresh", STACK, "--expect-no-changes");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg());
+  });
+
+  it("an out-of-band memory change shows after refresh, and up puts it back", async () => {
+    await a.check(["virsh", "-q", "setmaxmem", "e2e-vm", "300M", "--config"], "setmaxmem");
+    const refresh = await pulumiStack(PROJECT, "refresh", STACK);
+    expect(refresh.result["summary"]).toMatchObject({ update: 1 });
+    const p = await preview();
+    expect(p.result["changeSummary"]).toMatchObject({ update: 1 });
+    expect(p.stdout, p.stdout).toMatch(/memoryMiB\s*:\s*300 => 256/);
+    await up();
+    expect(parseDomain(await virsh.dumpxml(a, "e2e-vm", true)).memoryMiB).toBe(256);
+  });
+
+  it("a memory change is an update that keeps the guest-written NVRAM", async () => {
+    await up("running=false");
+    const nvram = outs["nvramPath"]!;
+    const written = await sha256(a, nvram);
+    expect(written).not.toBe(outs["templateSha256"]); // OVMF wrote its variables while booting
+    const p = await preview("running=false", "memoryMiB=320");
+    expect(p.result["changeSummary"]).toMatchObject({ update: 1 });
+    expect(p.result["changeSummary"]).not.toHaveProperty("replace");
+    await up("running=false", "memoryMiB=320");
+    expect(parseDomain(await virsh.dumpxml(a, "e2e-vm", true)).memoryMiB).toBe(320);
+    expect(await sha256(a, nvram)).toBe(written);
+    await up("memoryMiB=320");
+    expect(await virsh.domstate(a, "e2e-vm")).toBe("running");
+  });
+
+  it("a rename replaces the domain and leaves the NVRAM file untouched", async () => {
+    await up("memoryMiB=320", "running=false");
+    const before = await sha256(a, outs["nvramPath"]!);
+    const p = await preview("memoryMiB=320", "running=false", "domainName=e2e-vm2");
+    expect(p.result["changeSummary"]).toMatchObject({ replace: 1 });
+    await up("memoryMiB=320", "running=false", "domainName=e2e-vm2");
+    expect(await virsh.exists(a, "e2e-vm")).toBe(false);
+    expect(await virsh.exists(a, "e2e-vm2")).toBe(true);
+    expect(await sha256(a, outs["nvramPath"]!)).toBe(before);
+  });
+
+  it("deleting the domain keeps its NVRAM until the Nvram resource goes", async () => {
+    const before = await sha256(a, outs["nvramPath"]!);
+    await up("domain=false");
+    expect(await virsh.exists(a, "e2e-vm2")).toBe(false);
+    expect(await sha256(a, outs["nvramPath"]!)).toBe(before);
+  });
+
+  it("the kept NVRAM still enforces Secure Boot under plain firmware; re-created from the plain template, the shell starts", async () => {
+    // Secure Boot lives in the variable store (enrolled keys), not only in the CODE build.
+    outs = await up("secureBoot=false");
+    await serialShows(outs["serialLogPath"]!, /Security Violation/);
+    outs = await up("secureBoot=false", "nvramReset=plain");
+    const log = await serialShows(outs["serialLogPath"]!, /Shell>|UEFI Interactive Shell/);
+    expect(log).not.toMatch(/Security Violation/);
+  });
+
+  it("invalid inputs fail at preview, naming the property, and define nothing", async () => {
+    const domainsBefore = await virsh.list(a);
+    const plain = ["secureBoot=false", "nvramReset=plain", "domainName=e2e-bad"];
+    const ide = await rejection(preview(...plain, "bad=ide-cdrom"));
+    expect(ide.message).toContain("cdroms[0].bus");
+    expect(ide.message).toContain("IDE controllers are unsupported on q35");
+    const mac = await rejection(preview(...plain, "bad=bad-mac"));
+    expect(mac.message).toContain("networks[0].mac");
+    const sb = await rejection(preview(...plain, "bad=secure-boot-on-plain"));
+    expect(sb.message).toContain("does not support Secure Boot");
+    expect(await virsh.list(a)).toEqual(domainsBefore);
+  });
+
+  it("destroy removes the domain and the NVRAM", async () => {
+    await pulumiStack(PROJECT, "destroy", STACK);
+    expect(await virsh.exists(a, "e2e-vm")).toBe(false);
+    expect(await stat(a, outs["nvramPath"]!)).toBeUndefined();
+    await pulumiStack(PROJECT, "destroy", STACK, "--remove");
+  });
+});
