@@ -17,6 +17,11 @@ const parser = new XMLParser({
   isArray: (name) => ["disk", "interface", "controller", "hostdev", "serial", "console", "graphics", "input", "tpm", "video"].includes(name),
 });
 
+/** The host bus and slot of a PCI address: the functions of one device share it. */
+function hostSlot(address: string): string {
+  return address.replace(/^0000:/, "").replace(/\.[0-7]$/, "");
+}
+
 /** sda, sdb, ... / vda, vdb, ... */
 function devName(prefix: string, index: number): string {
   return prefix + String.fromCharCode(97 + index);
@@ -56,12 +61,13 @@ export function renderDomain(d: ResolvedDomain, uuid?: string): string {
     });
   }
   const scsi = [...d.disks.map((x) => x.bus), ...d.cdroms.map((x) => x.bus)].includes("scsi");
+  const groups = [...new Set(d.hostdevs.map((h) => hostSlot(h.address)))];
   const controllers: Node[] = [
     attrs({ type: "usb", model: d.usb ? "qemu-xhci" : "none" }),
     ...(scsi ? [attrs({ type: "scsi", model: "virtio-scsi" })] : []),
     // q35's PCIe root is index 0; hot-plug root ports follow it.
     attrs({ type: "pci", index: 0, model: "pcie-root" }),
-    ...Array.from({ length: d.pcieRootPorts }, (_, i) => attrs({ type: "pci", index: i + 1, model: "pcie-root-port" })),
+    ...Array.from({ length: d.pcieRootPorts + groups.length }, (_, i) => attrs({ type: "pci", index: i + 1, model: "pcie-root-port" })),
   ];
   const interfaces = d.networks.map((n) => ({
     ...attrs({ type: n.bridge !== undefined ? "bridge" : "network" }),
@@ -69,12 +75,20 @@ export function renderDomain(d: ResolvedDomain, uuid?: string): string {
     ...(n.mac === undefined ? {} : { mac: attrs({ address: n.mac.toLowerCase() }) }),
     model: attrs({ type: n.model ?? "virtio" }),
   }));
-  const hostdevs = d.hostdevs.map((h) => ({
-    ...attrs({ mode: "subsystem", type: "pci", managed: h.managed === false ? "no" : "yes" }),
-    source: { address: pciAddress(h.address) },
-    ...(h.romFile === undefined ? {} : { rom: attrs({ file: h.romFile }) }),
-    ...(h.multifunction === true ? { address: attrs({ type: "pci", multifunction: "on" }) } : {}),
-  }));
+  // Functions of one physical device (same host bus and slot) share a guest slot behind a root port
+  // of their own, as on the host: function 0 is marked multifunction when there are several.
+  const hostdevs = d.hostdevs.map((h) => {
+    const group = groups.indexOf(hostSlot(h.address));
+    const fn = Number(/\.([0-7])$/.exec(h.address)?.[1] ?? 0);
+    const several = d.hostdevs.filter((x) => hostSlot(x.address) === hostSlot(h.address)).length > 1;
+    const guest = attrs({ type: "pci", domain: "0x0000", bus: `0x${(d.pcieRootPorts + 1 + group).toString(16).padStart(2, "0")}`, slot: "0x00", function: `0x${fn}`, multifunction: fn === 0 && (several || h.multifunction === true) ? "on" : undefined });
+    return {
+      ...attrs({ mode: "subsystem", type: "pci", managed: h.managed === false ? "no" : "yes" }),
+      source: { address: pciAddress(h.address) },
+      ...(h.romFile === undefined ? {} : { rom: attrs({ file: h.romFile }) }),
+      address: guest,
+    };
+  });
   const primaryGpu = d.hostdevs.some((h) => h.primaryGpu === true);
   const serialSource = d.serial.type === "file" ? { source: attrs({ path: d.serial.path }) } : {};
   const devices: Node = {

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { UNKNOWN } from "../../provider/dynamic.js";
+import { CHANGE_TABLE, classify } from "../../provider/q35-domain/classify.js";
+import type { DomainInputs } from "../../provider/q35-domain/spec.js";
+import { validateDomain } from "../../provider/q35-domain/validate.js";
+
+const conn = { host: "kvm1", hostKey: "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII" };
+const base: DomainInputs = {
+  connection: conn,
+  name: "web",
+  memoryMiB: 1024,
+  vcpus: 1,
+  firmware: { codePath: "/c.fd", varsTemplatePath: "/v.fd", features: ["secure-boot"], variant: "4M" },
+  nvram: { path: "/n.fd", variant: "4M" },
+};
+const props = (f: ReturnType<typeof validateDomain>) => f.map((x) => x.property);
+
+describe("validateDomain", () => {
+  it("accepts a minimal domain", () => expect(validateDomain(base)).toEqual([]));
+  it("rejects IDE on q35 with the fix", () => {
+    const f = validateDomain({ ...base, cdroms: [{ bus: "ide" as "sata" }], disks: [{ path: "/d.img", bus: "ide" as "sata" }] });
+    expect(props(f)).toEqual(["disks[0].bus", "cdroms[0].bus"]);
+    expect(f[1]!.reason).toContain('a CD-ROM goes on bus "sata"');
+  });
+  it("rejects Secure Boot on firmware without it, naming the firmware", () => {
+    const f = validateDomain({ ...base, secureBoot: true, firmware: { ...base.firmware, features: [] } });
+    expect(f).toEqual([{ property: "secureBoot", reason: expect.stringContaining("the firmware /c.fd does not support Secure Boot") }]);
+  });
+  it("rejects a 2M NVRAM with 4M firmware", () => {
+    expect(props(validateDomain({ ...base, nvram: { path: "/n.fd", variant: "2M" } }))).toEqual(["nvram"]);
+  });
+  it("rejects bad names, relative paths, multicast or malformed MACs, bad PCI addresses", () => {
+    const f = validateDomain({
+      ...base,
+      name: "bad name",
+      disks: [{ path: "images/web.qcow2" }],
+      networks: [{ mac: "01:00:5e:00:00:01" }, { mac: "52:54:00:zz:00:01" }],
+      hostdevs: [{ address: "1:0.0" }],
+      graphics: { type: "vnc", listen: "everywhere" },
+    });
+    expect(props(f)).toEqual(["name", "disks[0].path", "networks[0].mac", "networks[1].mac", "graphics.listen", "hostdevs[0].address"]);
+  });
+  it("passes unknown values during preview", () => {
+    expect(validateDomain({ ...base, name: UNKNOWN, memoryMiB: UNKNOWN as unknown as number, firmware: UNKNOWN as unknown as DomainInputs["firmware"] })).toEqual([]);
+  });
+});
+
+describe("classify (the README's update vs replace table)", () => {
+  it("memory, vcpus and devices restart; running and autostart apply live; name and host replace", () => {
+    expect(classify(base, { ...base, memoryMiB: 2048 }).kind).toBe("restart");
+    expect(classify(base, { ...base, disks: [{ path: "/d.img" }] }).kind).toBe("restart");
+    expect(classify(base, { ...base, running: false }).kind).toBe("live");
+    expect(classify(base, { ...base, autostart: true }).kind).toBe("live");
+    expect(classify(base, { ...base, name: "web2" }).kind).toBe("replace");
+    expect(classify(base, { ...base, connection: { ...conn, host: "kvm2" } }).kind).toBe("replace");
+    expect(classify(base, { ...base, connection: { ...conn, user: "ops", sudo: true } }).kind).toBe("none");
+    expect(classify(base, { ...base, shutdownTimeoutSeconds: 5 }).kind).toBe("none");
+    expect(classify(base, base)).toEqual({ kind: "none", changed: [] });
+  });
+  it("covers every input", () => {
+    const inputs = ["name", "memoryMiB", "vcpus", "firmware", "nvram", "secureBoot", "domainType", "cpuMode", "disks", "cdroms", "networks", "graphics", "serial", "usb", "pcieRootPorts", "hostdevs", "tpm", "devicesXml", "running", "autostart", "shutdownTimeoutSeconds", "adopt"];
+    expect(Object.keys(CHANGE_TABLE).sort()).toEqual(inputs.sort());
+  });
+});
