@@ -12,7 +12,8 @@ import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
 const STACK = "e2e-domain";
 const a = new Host(hostConnection("a"));
-const DEFAULTS = ["secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset="];
+const b = new Host(hostConnection("b"));
+const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset="];
 
 const cfg = (...overrides: string[]) => {
   const merged = new Map(DEFAULTS.map((kv) => [kv.split("=")[0]!, kv]));
@@ -23,11 +24,11 @@ const up = async (...o: string[]) => (await pulumiStack(PROJECT, "up", STACK, ..
 const preview = (...o: string[]) => pulumiStack(PROJECT, "preview", STACK, "--diff", ...cfg(...o));
 
 /** Waits until the serial log holds `text` (OVMF prints boot progress there). */
-async function serialShows(file: string, text: RegExp, timeoutMs = 180_000): Promise<string> {
+async function serialShows(file: string, text: RegExp, timeoutMs = 180_000, host = a): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let log = "";
   while (Date.now() < deadline) {
-    log = (await stat(a, file)) === undefined ? "" : (await readFile(a, file)).toString("latin1");
+    log = (await stat(host, file)) === undefined ? "" : (await readFile(host, file)).toString("latin1");
     if (text.test(log)) return log;
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -126,10 +127,29 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     expect(await virsh.list(a)).toEqual(domainsBefore);
   });
 
-  it("destroy removes the domain and the NVRAM", async () => {
-    await pulumiStack(PROJECT, "destroy", STACK);
+  it("moves a running Secure Boot VM from host a to host b: stopped first, NVRAM carried, running on b", async () => {
+    outs = await up("nvramReset=secure-again");
+    await serialShows(outs["serialLogPath"]!, /Security Violation/);
+    const template = outs["templateSha256"]!;
+    outs = await up("nvramReset=secure-again", "host=b");
     expect(await virsh.exists(a, "e2e-vm")).toBe(false);
     expect(await stat(a, outs["nvramPath"]!)).toBeUndefined();
+    expect(await virsh.domstate(b, "e2e-vm")).toBe("running");
+    // The Nvram's sha256 was taken on b right after the verified copy, before the domain started
+    // there: it is the content OVMF left on a (its boot variables), not a fresh template.
+    const moved = (await pulumiStack(PROJECT, "export", STACK)).result["deployment"] as { deployment: { resources: Array<{ urn: string; outputs: Record<string, unknown> }> } };
+    const nvramSha = moved.deployment.resources.find((r) => r.urn.endsWith("Nvram::e2e-vm"))?.outputs["sha256"];
+    expect(nvramSha).not.toBe(template);
+    await serialShows(outs["serialLogPath"]!, /Security Violation/, 180_000, b);
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg("nvramReset=secure-again", "host=b"));
+  });
+
+  it("destroy removes the domain and the NVRAM", async () => {
+    await pulumiStack(PROJECT, "destroy", STACK);
+    for (const host of [a, b]) {
+      expect(await virsh.exists(host, "e2e-vm")).toBe(false);
+      expect(await stat(host, outs["nvramPath"]!)).toBeUndefined();
+    }
     await pulumiStack(PROJECT, "destroy", STACK, "--remove");
   });
 });

@@ -1,5 +1,6 @@
 // Scenario program for test/e2e/q35-domain.test.ts. Config:
 //   hosts, privateKey     the test hosts (scripts/pulumi-stack.mts --testhost)
+//   host                  which test host everything goes on (default "a")
 //   secureBoot            "true" (default): Secure Boot firmware with enrolled keys; "false": plain UEFI
 //   domainName            the domain's name (default "e2e-vm")
 //   memoryMiB             default 256
@@ -12,7 +13,9 @@ import { FirmwareImage, Nvram, Q35Domain, type CdromSpec, type ConnectionArgs } 
 
 const config = new pulumi.Config();
 const hosts = config.requireObject<Array<{ name: string; host: string; port: number; user: string; hostKey: string }>>("hosts");
-const h = hosts[0]!;
+const hostName = config.get("host") ?? "a";
+const h = hosts.find((x) => x.name === hostName);
+if (h === undefined) throw new Error(`no test host ${hostName}`);
 const connection: ConnectionArgs = { host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: config.requireSecret("privateKey") };
 
 const secureBoot = config.get("secureBoot") !== "false";
