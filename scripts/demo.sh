@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The main job: deploy the example to the local test host with the real Pulumi CLI and show the result.
+# The main job: deploy the example Secure Boot VM to the local test host with the real Pulumi CLI,
+# then show from the VM's serial log that Secure Boot is enforced.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+EXAMPLE="$REPO_ROOT/examples/secure-boot-vm"
+log "checking the toolchain (Node 22, npm dependencies, the Pulumi CLI; the first run builds the CLI: about 4 minutes)"
 use_toolchain
 log "starting the local libvirt test host (installs libvirt, QEMU, OVMF and sshd when missing)"
 bash "$REPO_ROOT/scripts/testhost.sh" start >/dev/null
-log "building pulumi-ovmf and installing it into examples/host-info"
+log "building pulumi-ovmf and installing it into examples/secure-boot-vm"
 (cd "$REPO_ROOT" && npm run --silent build)
-bash "$REPO_ROOT/scripts/install-project.sh" "$REPO_ROOT/examples/host-info"
-log "pulumi up (the provider connects over SSH, verifies the pinned host key and asks virsh)"
-node "$REPO_ROOT/scripts/pulumi-stack.mts" "$REPO_ROOT/examples/host-info" up --stack demo \
-  --testhost "$REPO_ROOT/.testhost/testhost.json"
-log "stack outputs:"
-node "$REPO_ROOT/scripts/pulumi-stack.mts" "$REPO_ROOT/examples/host-info" outputs --stack demo
-log "done. To remove it: node scripts/pulumi-stack.mts examples/host-info destroy --stack demo --remove"
+bash "$REPO_ROOT/scripts/install-project.sh" "$EXAMPLE"
+log "pulumi up: FirmwareImage (the host's Secure Boot OVMF), Nvram (the VM's own variable store), Q35Domain (SMM, secure loader)"
+node "$REPO_ROOT/scripts/pulumi-stack.mts" "$EXAMPLE" up --stack demo --testhost "$REPO_ROOT/.testhost/testhost.json"
+serial=$(node "$REPO_ROOT/scripts/pulumi-stack.mts" "$EXAMPLE" outputs --stack demo | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).serialLogPath))')
+log "reading the VM's serial console log: the VM has no disk, so OVMF tries its unsigned built-in EFI shell"
+node "$REPO_ROOT/scripts/serial-proof.mts" "$REPO_ROOT/.testhost/testhost.json" "$serial" 300
+log "done. Remove the VM with: node scripts/pulumi-stack.mts examples/secure-boot-vm destroy --stack demo --remove"

@@ -1,0 +1,22 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SecureBootVm } from "pulumi-ovmf";
+
+const config = new pulumi.Config();
+const connection = {
+  host: config.require("host"),
+  port: config.getNumber("port") ?? 22,
+  user: config.get("user") ?? "root",
+  privateKey: config.requireSecret("privateKey"),
+  hostKey: config.require("hostKey"),
+};
+
+// The whole VM: Secure Boot firmware with enrolled keys, its own NVRAM, a Q35 domain with SMM.
+// It has no disk and so no OS to answer a graceful (ACPI) shutdown: power off after 10 s.
+const vm = new SecureBootVm("sb-demo", { connection, memoryMiB: 512, vcpus: 1, shutdownTimeoutSeconds: 10 });
+
+export const domainName = vm.domainName;
+export const uuid = vm.uuid;
+export const secureBoot = vm.secureBoot;
+export const nvramPath = vm.nvramPath;
+export const firmware = vm.codePath;
+export const serialLogPath = vm.serialLogPath;

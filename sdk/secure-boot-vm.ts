@@ -1,0 +1,91 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "./connection.js";
+import { FirmwareImage } from "./firmware-image.js";
+import { Nvram } from "./nvram.js";
+import { Q35Domain, type CdromSpec, type DiskSpec, type NetworkSpec } from "./q35-domain.js";
+
+/** Inputs of {@link SecureBootVm}. */
+export interface SecureBootVmArgs {
+  /** The libvirt host. */
+  connection: ConnectionArgs;
+  /** Guest memory in MiB. */
+  memoryMiB: pulumi.Input<number>;
+  /** Virtual CPUs. */
+  vcpus: pulumi.Input<number>;
+  /** Disk images (virtio by default). */
+  disks?: pulumi.Input<pulumi.Input<DiskSpec>[]>;
+  /** CD-ROM drives (SATA). */
+  cdroms?: pulumi.Input<pulumi.Input<CdromSpec>[]>;
+  /** Network interfaces. */
+  networks?: pulumi.Input<pulumi.Input<NetworkSpec>[]>;
+  /**
+   * The host's firmware, to share one FirmwareImage between the VMs of a host. Default: a new
+   * FirmwareImage with Secure Boot and enrolled keys from the host's descriptors.
+   */
+  firmware?: FirmwareImage;
+  /** Keep a backup of the NVRAM in the stack state (see {@link Nvram}). Default false. */
+  backupNvram?: pulumi.Input<boolean>;
+  /** Whether the VM runs. Default true. */
+  running?: pulumi.Input<boolean>;
+  /** How long a graceful shutdown may take before power-off. Default 60. */
+  shutdownTimeoutSeconds?: pulumi.Input<number>;
+}
+
+/**
+ * A Secure Boot VM without knowing the details: the host's Secure Boot firmware with Microsoft's
+ * keys enrolled, an NVRAM file of its own, and a Q35 domain with SMM and the secure loader.
+ */
+export class SecureBootVm extends pulumi.ComponentResource {
+  /** The firmware the VM boots (shared when passed in). */
+  public readonly firmware: FirmwareImage;
+  /** The VM's UEFI variable store. */
+  public readonly nvram: Nvram;
+  /** The libvirt domain. */
+  public readonly domain: Q35Domain;
+  /** The libvirt domain name (the component's name). */
+  public readonly domainName: pulumi.Output<string>;
+  /** libvirt's UUID of the domain. */
+  public readonly uuid: pulumi.Output<string>;
+  /** Path of the NVRAM file on the host. */
+  public readonly nvramPath: pulumi.Output<string>;
+  /** Path of the firmware CODE image on the host. */
+  public readonly codePath: pulumi.Output<string>;
+  /** Path of the vars template the NVRAM started from. */
+  public readonly varsTemplatePath: pulumi.Output<string>;
+  /** Whether Secure Boot is enforced (the firmware supports it and the loader is secure). */
+  public readonly secureBoot: pulumi.Output<boolean>;
+  /** The serial console log on the host, where OVMF reports what it boots. */
+  public readonly serialLogPath: pulumi.Output<string>;
+
+  constructor(name: string, args: SecureBootVmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pulumi-ovmf:index:SecureBootVm", name, {}, opts);
+    const child = { parent: this };
+    this.firmware = args.firmware ?? new FirmwareImage(`${name}-firmware`, { connection: args.connection, secureBoot: true, enrolledKeys: true }, child);
+    this.nvram = new Nvram(name, { connection: args.connection, firmware: this.firmware, ...(args.backupNvram === undefined ? {} : { backup: args.backupNvram }) }, child);
+    this.domain = new Q35Domain(
+      name,
+      {
+        connection: args.connection,
+        memoryMiB: args.memoryMiB,
+        vcpus: args.vcpus,
+        firmware: this.firmware,
+        nvram: this.nvram,
+        secureBoot: true,
+        ...(args.disks === undefined ? {} : { disks: args.disks }),
+        ...(args.cdroms === undefined ? {} : { cdroms: args.cdroms }),
+        ...(args.networks === undefined ? {} : { networks: args.networks }),
+        ...(args.running === undefined ? {} : { running: args.running }),
+        ...(args.shutdownTimeoutSeconds === undefined ? {} : { shutdownTimeoutSeconds: args.shutdownTimeoutSeconds }),
+      },
+      child,
+    );
+    this.domainName = this.domain.name;
+    this.uuid = this.domain.uuid;
+    this.nvramPath = this.nvram.path;
+    this.codePath = this.firmware.codePath;
+    this.varsTemplatePath = this.firmware.varsTemplatePath;
+    this.secureBoot = this.domain.xml.apply((x) => /secure=['"]yes['"]/.test(x));
+    this.serialLogPath = this.domain.serialLogPath;
+    this.registerOutputs({ domainName: this.domainName, uuid: this.uuid, nvramPath: this.nvramPath, codePath: this.codePath, secureBoot: this.secureBoot });
+  }
+}

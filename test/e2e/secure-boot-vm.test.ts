@@ -1,0 +1,56 @@
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile, sha256, stat } from "../../provider/host/files.js";
+import { Host } from "../../provider/host/host.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
+import { closeAll } from "../../provider/ssh/pool.js";
+import { installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
+import { hostConnection, REPO_ROOT } from "../support/testhost.js";
+
+// The example the demo deploys, driven exactly as `npm run demo` drives it.
+const PROJECT = path.join(REPO_ROOT, "examples/secure-boot-vm");
+const STACK = "e2e-secure-boot-vm";
+const a = new Host(hostConnection("a"));
+let outs: Record<string, unknown>;
+let codeSha: string;
+
+describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulumi CLI", () => {
+  beforeAll(async () => {
+    await requirePulumiCli();
+    await installProject(PROJECT);
+    await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
+  });
+  afterAll(() => closeAll());
+
+  it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
+    outs = (await pulumiStack(PROJECT, "up", STACK)).result["outputs"] as Record<string, unknown>;
+    expect(outs).toMatchObject({ domainName: "sb-demo", secureBoot: true, firmware: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramPath: "/var/lib/libvirt/qemu/nvram/sb-demo_VARS.fd" });
+    codeSha = await sha256(a, String(outs["firmware"]));
+    const types = storedResources(PROJECT, STACK).map((r) => r.type);
+    expect(types).toEqual(expect.arrayContaining(["pulumi-ovmf:index:SecureBootVm", "pulumi-nodejs:dynamic/ovmf:FirmwareImage", "pulumi-nodejs:dynamic/ovmf:Nvram", "pulumi-nodejs:dynamic/ovmf:Q35Domain"]));
+    for (const r of storedResources(PROJECT, STACK).filter((x) => x.type.startsWith("pulumi-nodejs:dynamic"))) {
+      expect(String(r.inputs["__provider"]).length).toBeLessThan(2048);
+    }
+    const deadline = Date.now() + 240_000;
+    let log = "";
+    while (Date.now() < deadline && !/Security Violation|Shell>/.test(log)) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const file = String(outs["serialLogPath"]);
+      log = (await stat(a, file)) === undefined ? "" : (await readFile(a, file)).toString("latin1");
+    }
+    expect(log).toMatch(/failed to start Boot0001 "EFI Internal Shell".*: Security Violation/);
+  });
+
+  it("preview and refresh afterwards show no changes", async () => {
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
+    await pulumiStack(PROJECT, "refresh", STACK, "--expect-no-changes");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
+  });
+
+  it("destroy leaves no domain and no NVRAM, and the distribution firmware as it was", async () => {
+    await pulumiStack(PROJECT, "destroy", STACK, "--remove");
+    expect(await virsh.exists(a, "sb-demo")).toBe(false);
+    expect(await stat(a, String(outs["nvramPath"]))).toBeUndefined();
+    expect(await sha256(a, String(outs["firmware"]))).toBe(codeSha);
+  });
+});
