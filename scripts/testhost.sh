@@ -193,7 +193,6 @@ stop_isolated() {
 
 start_sshd() {
   keys
-  ensure_users
   start_one sshd ssh_host_ed25519_key
   # A second sshd on its own port and host key: the jump host (bastion) for jump-host tests.
   start_one bastion bastion_host_ed25519_key
@@ -258,6 +257,8 @@ case "$cmd" in
     install_packages
     start_libvirt
     if ! sshd_running; then bash "$0" stop >/dev/null 2>&1 || true; start_sshd; fi
+    # The test users are system-wide: (re)apply this state directory's password on every start.
+    ensure_users
     for ((i = 1; i < HOSTS; i++)); do
       isolated_running "${HOST_NAMES[$i]}" || { stop_isolated "${HOST_NAMES[$i]}"; start_isolated "${HOST_NAMES[$i]}"; }
     done
