@@ -1,0 +1,50 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { Host } from "../../provider/host/host.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
+import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
+import type { DomainInputs } from "../../provider/q35-domain/spec.js";
+import { closeAll } from "../../provider/ssh/pool.js";
+import { hostConnection } from "../support/testhost.js";
+
+const conn = hostConnection("a");
+const a = new Host(conn);
+const name = `ovmf-tpm-${randomUUID().slice(0, 8)}`;
+const nvramPath = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+const inputs: DomainInputs = {
+  connection: conn,
+  name,
+  memoryMiB: 128,
+  vcpus: 1,
+  firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", features: [], variant: "4M" },
+  nvram: { path: nvramPath, variant: "4M" },
+  tpm: true,
+  usb: true,
+  cdroms: [{}],
+  graphics: { type: "none" },
+  shutdownTimeoutSeconds: 1,
+};
+
+afterAll(async () => {
+  if (await virsh.exists(a, name)) {
+    await virsh.destroy(a, name);
+    await virsh.undefine(a, name, "keep");
+  }
+  await a.run(["rm", "-f", "--", nvramPath]);
+  closeAll();
+});
+
+describe("Q35Domain devices that need host support", () => {
+  it("runs with an emulated TPM 2.0 (swtpm), a USB tablet and an empty SATA tray", async () => {
+    await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.fd", nvramPath], "nvram");
+    const { outs } = await q35DomainProvider.create(inputs);
+    expect(outs.state).toBe("running");
+    const live = await virsh.dumpxml(a, name);
+    expect(live).toMatch(/<tpm model='tpm-crb'>/);
+    expect(live).toMatch(/<backend type='emulator' version='2.0'/);
+    expect(live).toMatch(/<input type='tablet' bus='usb'>/);
+    expect(live).toMatch(/<target dev='sda' bus='sata'\/>/);
+    await q35DomainProvider.delete("", outs);
+    expect(await virsh.exists(a, name)).toBe(false);
+  });
+});
