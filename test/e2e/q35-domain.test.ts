@@ -1,11 +1,12 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFile, sha256, stat } from "../../provider/host/files.js";
+import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { parseDomain } from "../../provider/libvirt/domain-xml.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
+import { waitForSerial } from "../support/serial.js";
 import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
@@ -23,17 +24,7 @@ const cfg = (...overrides: string[]) => {
 const up = async (...o: string[]) => (await pulumiStack(PROJECT, "up", STACK, ...cfg(...o))).result["outputs"] as Record<string, string>;
 const preview = (...o: string[]) => pulumiStack(PROJECT, "preview", STACK, "--diff", ...cfg(...o));
 
-/** Waits until the serial log holds `text` (OVMF prints boot progress there). */
-async function serialShows(file: string, text: RegExp, timeoutMs = 180_000, host = a): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let log = "";
-  while (Date.now() < deadline) {
-    log = (await stat(host, file)) === undefined ? "" : (await readFile(host, file)).toString("latin1");
-    if (text.test(log)) return log;
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error(`serial log ${file} did not show ${text} within ${timeoutMs / 1000}s; it holds:\n${log.slice(-2000)}`);
-}
+const serialShows = (file: string, text: RegExp, timeoutMs = 180_000, host = a) => waitForSerial(host, file, text, timeoutMs);
 
 let outs: Record<string, string>;
 

@@ -1,11 +1,16 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFile, sha256, stat } from "../../provider/host/files.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
-import { hostConnection, REPO_ROOT } from "../support/testhost.js";
+import { waitForSerial } from "../support/serial.js";
+import { hostConnection, REPO_ROOT, testHostFile } from "../support/testhost.js";
+
+const run = promisify(execFile);
 
 // The example the demo deploys, driven exactly as `npm run demo` drives it.
 const PROJECT = path.join(REPO_ROOT, "examples/secure-boot-vm");
@@ -31,14 +36,13 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
     for (const r of storedResources(PROJECT, STACK).filter((x) => x.type.startsWith("pulumi-nodejs:dynamic"))) {
       expect(String(r.inputs["__provider"]).length).toBeLessThan(2048);
     }
-    const deadline = Date.now() + 240_000;
-    let log = "";
-    while (Date.now() < deadline && !/Security Violation|Shell>/.test(log)) {
-      await new Promise((r) => setTimeout(r, 2000));
-      const file = String(outs["serialLogPath"]);
-      log = (await stat(a, file)) === undefined ? "" : (await readFile(a, file)).toString("latin1");
-    }
+    const log = await waitForSerial(a, String(outs["serialLogPath"]), /Security Violation|Shell>/, 240_000);
     expect(log).toMatch(/failed to start Boot0001 "EFI Internal Shell".*: Security Violation/);
+  });
+
+  it("the demo's proof tool reads the same verdict", async () => {
+    const { stdout } = await run(process.execPath, [path.join(REPO_ROOT, "scripts/serial-proof.mts"), testHostFile(), String(outs["serialLogPath"]), "60"]);
+    expect(stdout).toContain("Secure Boot is enforced: OVMF refused to start the unsigned EFI shell");
   });
 
   it("preview and refresh afterwards show no changes", async () => {
