@@ -71,6 +71,10 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     const p = await preview("running=false", "memoryMiB=320");
     expect(p.result["changeSummary"]).toMatchObject({ update: 1 });
     expect(p.result["changeSummary"]).not.toHaveProperty("replace");
+    // What a reviewer reads in `pulumi preview --diff`: an update, and the one input that changed.
+    expect(p.stdout, p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(update\)/);
+    expect(p.stdout, p.stdout).toMatch(/~ memoryMiB\s*: 256 => 320/);
+    expect(p.stdout).not.toMatch(/\(replace\)/);
     await up("running=false", "memoryMiB=320");
     expect(parseDomain(await virsh.dumpxml(a, "e2e-vm", true)).memoryMiB).toBe(320);
     expect(await sha256(a, nvram)).toBe(written);
@@ -83,6 +87,8 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     const before = await sha256(a, outs["nvramPath"]!);
     const p = await preview("memoryMiB=320", "running=false", "domainName=e2e-vm2");
     expect(p.result["changeSummary"]).toMatchObject({ replace: 1 });
+    expect(p.stdout, p.stdout).toMatch(/\+-pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(replace\)/);
+    expect(p.stdout, p.stdout).toMatch(/~ name\s*: "e2e-vm" => "e2e-vm2"/);
     await up("memoryMiB=320", "running=false", "domainName=e2e-vm2");
     expect(await virsh.exists(a, "e2e-vm")).toBe(false);
     expect(await virsh.exists(a, "e2e-vm2")).toBe(true);
