@@ -63,6 +63,7 @@ export interface Q35DomainArgs {
  * keeps the NVRAM file.
  */
 export class Q35Domain extends pulumi.dynamic.Resource {
+  /** The libvirt domain name. */
   declare public readonly name: pulumi.Output<string>;
   /** libvirt's UUID of the domain. */
   declare public readonly uuid: pulumi.Output<string>;

@@ -12,7 +12,7 @@ const connection = {
 
 // The whole VM: Secure Boot firmware with enrolled keys, its own NVRAM, a Q35 domain with SMM.
 // It has no disk and so no OS to answer a graceful (ACPI) shutdown: power off after 10 s.
-const vm = new SecureBootVm("sb-demo", { connection, memoryMiB: 512, vcpus: 1, shutdownTimeoutSeconds: 10 });
+const vm = new SecureBootVm("sb-demo", { connection, memoryMiB: config.getNumber("memoryMiB") ?? 512, vcpus: 1, shutdownTimeoutSeconds: 10 });
 
 export const domainName = vm.domainName;
 export const uuid = vm.uuid;

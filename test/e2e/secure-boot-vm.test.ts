@@ -28,7 +28,7 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   afterAll(() => closeAll());
 
   it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
-    outs = (await pulumiStack(PROJECT, "up", STACK)).result["outputs"] as Record<string, unknown>;
+    outs = (await pulumiStack(PROJECT, "up", STACK, "--config", "memoryMiB=512")).result["outputs"] as Record<string, unknown>;
     expect(outs).toMatchObject({ domainName: "sb-demo", secureBoot: true, firmware: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramPath: "/var/lib/libvirt/qemu/nvram/sb-demo_VARS.fd" });
     codeSha = await sha256(a, String(outs["firmware"]));
     const types = storedResources(PROJECT, STACK).map((r) => r.type);
@@ -46,9 +46,23 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   });
 
   it("preview and refresh afterwards show no changes", async () => {
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", "--config", "memoryMiB=512");
     await pulumiStack(PROJECT, "refresh", STACK, "--expect-no-changes");
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", "--config", "memoryMiB=512");
+  });
+
+  it("an update (more memory) restarts the VM in place: same UUID, same NVRAM file, still Secure Boot", async () => {
+    const { result } = await pulumiStack(PROJECT, "up", STACK, "--config", "memoryMiB=768");
+    expect(result["summary"]).toMatchObject({ update: 1 });
+    expect(result["summary"]).not.toHaveProperty("replace");
+    const updated = result["outputs"] as Record<string, unknown>;
+    expect(updated["uuid"]).toBe(outs["uuid"]);
+    expect(updated["nvramPath"]).toBe(outs["nvramPath"]);
+    expect(await virsh.domstate(a, "sb-demo")).toBe("running");
+    const xml = await virsh.dumpxml(a, "sb-demo", true);
+    expect(xml).toMatch(/<memory unit='KiB'>786432<\/memory>/);
+    expect(xml).toMatch(/<loader readonly='yes' secure='yes' type='pflash'>/);
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", "--config", "memoryMiB=768");
   });
 
   it("destroy leaves no domain and no NVRAM, and the distribution firmware as it was", async () => {
