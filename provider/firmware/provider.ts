@@ -96,19 +96,18 @@ async function realize(inputs: FirmwareInputs, ref: string): Promise<FirmwareOut
   let features: string[] = [];
   let descriptor = "";
   const kind = sourceKind(inputs);
-  const up = inputs.upload;
-  if (up !== undefined) {
+  if (kind === "upload" && inputs.upload !== undefined) {
+    const up = inputs.upload;
     codePath = await uploadOnce(host, up.codeFile ?? localFacts(up.code), ref);
     varsTemplatePath = await uploadOnce(host, up.varsTemplateFile ?? localFacts(up.varsTemplate), ref);
-  } else if (inputs.codePath !== undefined && inputs.varsTemplatePath !== undefined) {
+  } else if (kind === "explicit" && inputs.codePath !== undefined && inputs.varsTemplatePath !== undefined) {
     codePath = inputs.codePath;
     varsTemplatePath = inputs.varsTemplatePath;
   } else {
     const searchPath = inputs.searchPath ?? DEFAULT_SEARCH_PATH;
     const [files, machine] = await Promise.all([readDescriptorFiles(host, searchPath), q35Machine(host)]);
     const want = { ...(inputs.secureBoot === undefined ? {} : { secureBoot: inputs.secureBoot }), ...(inputs.enrolledKeys === undefined ? {} : { enrolledKeys: inputs.enrolledKeys }) };
-    const fw = selectFirmware(files, searchPath, machine, want);
-    ({ codePath, varsTemplatePath, features, descriptor } = fw);
+    ({ codePath, varsTemplatePath, features, descriptor } = selectFirmware(files, searchPath, machine, want));
   }
   const [code, vars] = await Promise.all([fileFacts(host, codePath, "firmware CODE"), fileFacts(host, varsTemplatePath, "vars template")]);
   const variant = firmwareVariant(code.size, vars.size);

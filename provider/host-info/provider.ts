@@ -1,7 +1,7 @@
 import { Host } from "../host/host.js";
 import * as virsh from "../libvirt/virsh.js";
 import type { LibvirtVersions } from "../libvirt/version.js";
-import { describeTarget, validateConnection, withDefaults, type ConnectionSpec, type Failure } from "../ssh/connection.js";
+import { describeTarget, validateConnection, type ConnectionSpec, type Failure } from "../ssh/connection.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 
 /** HostInfo inputs: just where the host is. */
@@ -20,11 +20,6 @@ function queryHost(connection: ConnectionSpec): Promise<LibvirtVersions> {
   return virsh.version(new Host(connection));
 }
 
-/** The host's identity: a change of host, port or user is another host (replace). */
-function identity(c: ConnectionSpec): string {
-  return describeTarget(withDefaults(c));
-}
-
 export const hostInfoProvider = {
   async check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
     const inputs = stripProvider(news);
@@ -33,7 +28,7 @@ export const hostInfoProvider = {
 
   async diff(_id: string, olds: HostInfoOutputs, news: HostInfoInputs) {
     if (isUnknown(news.connection) || isUnknown(news.connection.host)) return { changes: true };
-    const replace = identity(olds.connection) !== identity(news.connection);
+    const replace = describeTarget(olds.connection) !== describeTarget(news.connection);
     const changed = JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
     return { changes: replace || changed, replaces: replace ? ["connection"] : [], deleteBeforeReplace: false };
   },
@@ -42,7 +37,8 @@ export const hostInfoProvider = {
     const clean = stripProvider(inputs) as unknown as HostInfoInputs;
     const v = await queryHost(clean.connection);
     const outs: HostInfoOutputs = { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion };
-    return { id: identity(clean.connection), outs };
+    // A change of host, port or user is another HostInfo (replace); the id says which.
+    return { id: describeTarget(clean.connection), outs };
   },
 
   async read(id: string, props: HostInfoOutputs) {
