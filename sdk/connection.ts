@@ -50,3 +50,25 @@ export function secretConnection(args: ConnectionArgs): pulumi.Input<ConnectionA
   }
   return out;
 }
+
+/**
+ * A connection from stack config: `host` (required), `port`, `user`, `hostKey` or `knownHosts`,
+ * `privateKey`, `passphrase`, `password` (read as secrets), `agent` and `sudo`. Set them with
+ * `pulumi config set host kvm1.example.com`, `pulumi config set --secret privateKey < key`, ...
+ * Validation (a missing host key pin, a bad port) happens at preview like any other input.
+ */
+export function connectionFromConfig(config: pulumi.Config = new pulumi.Config()): ConnectionArgs {
+  const optional = <K extends keyof ConnectionArgs>(key: K, value: ConnectionArgs[K] | undefined) => (value === undefined ? {} : { [key]: value });
+  return {
+    host: config.require("host"),
+    ...optional("port", config.getNumber("port")),
+    ...optional("user", config.get("user")),
+    ...optional("hostKey", config.get("hostKey")),
+    ...optional("knownHosts", config.get("knownHosts")),
+    ...optional("privateKey", config.getSecret("privateKey")),
+    ...optional("passphrase", config.getSecret("passphrase")),
+    ...optional("password", config.getSecret("password")),
+    ...optional("agent", config.get("agent")),
+    ...optional("sudo", config.getBoolean("sudo")),
+  };
+}

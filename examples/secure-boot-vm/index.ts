@@ -1,14 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SecureBootVm } from "pulumi-ovmf";
+import { connectionFromConfig, SecureBootVm } from "pulumi-ovmf";
 
 const config = new pulumi.Config();
-const connection = {
-  host: config.require("host"),
-  port: config.getNumber("port") ?? 22,
-  user: config.get("user") ?? "root",
-  privateKey: config.requireSecret("privateKey"),
-  hostKey: config.require("hostKey"),
-};
+const connection = connectionFromConfig(config);
 
 // The whole VM: Secure Boot firmware with enrolled keys, its own NVRAM, a Q35 domain with SMM.
 // It has no disk and so no OS to answer a graceful (ACPI) shutdown: power off after 10 s.

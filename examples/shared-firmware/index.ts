@@ -1,14 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FirmwareImage, SecureBootVm } from "pulumi-ovmf";
+import { connectionFromConfig, FirmwareImage, SecureBootVm } from "pulumi-ovmf";
 
 const config = new pulumi.Config();
-const connection = {
-  host: config.require("host"),
-  port: config.getNumber("port") ?? 22,
-  user: config.get("user") ?? "root",
-  privateKey: config.requireSecret("privateKey"),
-  hostKey: config.require("hostKey"),
-};
+const connection = connectionFromConfig(config);
 const count = config.getNumber("count") ?? 3;
 
 // One CODE image for the whole host; every VM gets only its own variable store.

@@ -1,14 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FirmwareImage, Nvram, Q35Domain } from "pulumi-ovmf";
+import { connectionFromConfig, FirmwareImage, Nvram, Q35Domain } from "pulumi-ovmf";
 
 const config = new pulumi.Config();
-const connection = {
-  host: config.require("host"),
-  port: config.getNumber("port") ?? 22,
-  user: config.get("user") ?? "root",
-  privateKey: config.requireSecret("privateKey"),
-  hostKey: config.require("hostKey"),
-};
+const connection = connectionFromConfig(config);
 
 // Windows 11 wants UEFI, Secure Boot and a TPM 2.0. Microsoft's keys come enrolled with the firmware.
 const firmware = new FirmwareImage("ovmf", { connection, secureBoot: true, enrolledKeys: true });
