@@ -45,6 +45,13 @@ start_libvirt() {
   die "libvirtd did not answer on qemu:///system within 10s"
 }
 
+# libvirt runs swtpm (a domain's emulated TPM) as user tss when that user exists, as Debian's
+# swtpm-tools makes it; the local CA that signs each TPM's certificates must then be tss's. A libvirtd
+# that ran swtpm as root before (started before tss existed) leaves root's files there.
+swtpm_state() {
+  if getent passwd tss >/dev/null && [ -d /var/lib/swtpm-localca ]; then chown -R tss:root /var/lib/swtpm-localca; fi
+}
+
 free_port() {
   local p
   for _ in $(seq 1 100); do
@@ -255,6 +262,7 @@ done
 case "$cmd" in
   start)
     install_packages
+    swtpm_state
     start_libvirt
     if ! sshd_running; then bash "$0" stop >/dev/null 2>&1 || true; start_sshd; fi
     # The test users are system-wide: (re)apply this state directory's password on every start.

@@ -20,7 +20,7 @@ export class VirshError extends OvmfError {
     hint: string,
   ) {
     const on = failure.domain === undefined ? failure.target : `domain "${failure.domain}" on ${failure.target}`;
-    const detail = failure.stderr.trim().replace(/^error:\s*/gm, "").replace(/\s*\n\s*/g, "; ").replace(/\.$/, "") || `exit ${failure.code ?? "signal"}`;
+    const detail = failure.stderr.trim().replace(/^error:\s*/gm, "").replace(/\.?\s*\n\s*/g, "; ").replace(/\.$/, "") || `exit ${failure.code ?? "signal"}`;
     super(`virsh ${failure.operation} of ${on} failed: ${detail}${hint === "" ? "" : `. ${hint}`}`);
   }
 }
@@ -42,6 +42,10 @@ export class LibvirtConnectionError extends VirshError {
 }
 export class KvmUnavailableError extends VirshError {
   override name = "KvmUnavailableError";
+}
+/** The domain's emulated TPM could not be set up (swtpm); the stderr carries the reason from its log. */
+export class TpmSetupError extends VirshError {
+  override name = "TpmSetupError";
 }
 
 const RULES: Array<[RegExp, new (f: VirshFailure, hint: string) => VirshError, string]> = [

@@ -1,6 +1,7 @@
 import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
-import { classifyVirshError, DomainNotFoundError } from "./errors.js";
+import { classifyVirshError, DomainNotFoundError, TpmSetupError, VirshError } from "./errors.js";
+import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
 import { parseVirshVersion, type LibvirtVersions } from "./version.js";
 
 /** The libvirt connection URI virsh uses on the host: the system QEMU driver. */
@@ -32,7 +33,17 @@ export async function define(host: Host, domain: string, xml: string): Promise<v
 }
 
 export async function start(host: Host, domain: string): Promise<void> {
-  await virsh(host, "start", ["--", domain], domain);
+  try {
+    await virsh(host, "start", ["--", domain], domain);
+  } catch (err) {
+    const logPath = err instanceof VirshError ? swtpmLogPath(err.failure.stderr) : undefined;
+    if (!(err instanceof VirshError) || logPath === undefined) throw err;
+    // virsh only points to the TPM emulator's log; the reason is in it.
+    const log = await host.run(["tail", "-n", "60", "--", logPath]).catch(() => undefined);
+    const reason = log?.code === 0 ? swtpmFailureReason(log.stdout) : undefined;
+    const stderr = reason === undefined ? err.failure.stderr : `${err.failure.stderr.trim()}\nswtpm: ${reason.replace(/\.$/, "")}`;
+    throw new TpmSetupError({ ...err.failure, stderr }, swtpmFix(reason, logPath));
+  }
 }
 
 /** Forced power-off. A domain that is already off is not an error. */
