@@ -5,9 +5,12 @@ import { hasUnknowns } from "../inputs.js";
 import { parseDomain, renderDomain } from "../libvirt/domain-xml.js";
 import * as virsh from "../libvirt/virsh.js";
 import { classify } from "./classify.js";
+import { probePciDevices } from "./hostdev-probe.js";
+import { hostdevFailures } from "./hostdevs.js";
 import { resolveDomainType } from "./domain-type.js";
 import { resolve, type DomainInputs } from "./spec.js";
 import { validateDomain } from "./validate.js";
+import type { Failure } from "../ssh/connection.js";
 
 export interface DomainOutputs extends DomainInputs {
   uuid: string;
@@ -47,10 +50,28 @@ async function applyPower(host: Host, name: string, running: boolean, timeout: n
   if (!running && state !== "shut off") await virsh.shutdown(host, name, timeout);
 }
 
+/**
+ * Inputs checked against the host itself at preview (read-only): PCI passthrough devices. Skipped
+ * while the connection or the devices are unknown, and when the host cannot be reached (the
+ * operation itself then says why).
+ */
+async function hostChecks(inputs: DomainInputs): Promise<Failure[]> {
+  const hostdevs = inputs.hostdevs ?? [];
+  if (hostdevs.length === 0 || hasUnknowns([inputs.connection, hostdevs])) return [];
+  const host = new Host(inputs.connection);
+  try {
+    return hostdevFailures(hostdevs, await probePciDevices(host, hostdevs.map((h) => h.address)), host.target);
+  } catch {
+    return [];
+  }
+}
+
 export const q35DomainProvider = {
   async check(_olds: unknown, news: Record<string, unknown>) {
     const inputs = stripProvider(news) as unknown as DomainInputs;
-    return { inputs: inputs as unknown as Record<string, unknown>, failures: validateDomain(inputs) };
+    const failures = validateDomain(inputs);
+    if (failures.length === 0) failures.push(...(await hostChecks(inputs)));
+    return { inputs: inputs as unknown as Record<string, unknown>, failures };
   },
 
   async diff(_id: string, olds: DomainOutputs, news: DomainInputs) {

@@ -8,6 +8,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const PCI = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
 
+const samePci = (a: unknown, b: unknown) => typeof a === "string" && typeof b === "string" && a.toLowerCase().replace(/^0000:/, "") === b.toLowerCase().replace(/^0000:/, "");
 const known = (v: unknown) => v !== undefined && !isUnknown(v);
 const list = <T>(v: T[] | undefined): T[] => (v === undefined || isUnknown(v) || !Array.isArray(v) ? [] : v);
 
@@ -81,6 +82,8 @@ export function validateDomain(i: DomainInputs): Failure[] {
     const p = `hostdevs[${n}]`;
     if (known(h.address) && (typeof h.address !== "string" || !PCI.test(h.address))) f.push({ property: `${p}.address`, reason: `"${String(h.address)}" is not a PCI address like 0000:01:00.0 (see lspci -D on the host)` });
     checkAbsolutePath(f, `${p}.romFile`, h.romFile, "/usr/share/vgabios/gpu.rom");
+    const first = list(i.hostdevs).findIndex((o) => known(o.address) && samePci(o.address, h.address));
+    if (known(h.address) && first !== n) f.push({ property: `${p}.address`, reason: `${String(h.address)} is already hostdevs[${first}]: a device can be passed through once` });
   });
   if (known(i.devicesXml) && typeof i.devicesXml === "string" && /<\s*(disk|interface|hostdev)\b[^>]*\bbus=['"]ide['"]/.test(i.devicesXml)) {
     f.push({ property: "devicesXml", reason: "IDE is unsupported on q35: use sata" });

@@ -5,6 +5,7 @@ import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { rejection } from "../support/rejection.js";
 import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
@@ -30,11 +31,21 @@ describe("examples", () => {
     expect(EXAMPLES).toEqual(["gpu-passthrough", "host-info", "host-move", "secure-boot-vm", "shared-firmware", "windows-install"]);
   });
 
-  it.each(EXAMPLES)("%s passes pulumi preview on a fresh stack", async (name) => {
+  it.each(EXAMPLES.filter((e) => e !== "gpu-passthrough"))("%s passes pulumi preview on a fresh stack", async (name) => {
     await pulumiStack(dir(name), "destroy", STACK, "--remove").catch(() => undefined);
     const { result } = await pulumiStack(dir(name), "preview", STACK);
     expect((result["changeSummary"] as Record<string, number>)["create"]).toBeGreaterThan(0);
     await pulumiStack(dir(name), "destroy", STACK, "--remove");
+  });
+
+  it("gpu-passthrough: preview asks the host about the GPU and its audio function, and names what it lacks", async () => {
+    const before = await virsh.list(a);
+    // This test host has no device at 0000:01:00.0/.1 (or no IOMMU): preview fails before anything is made.
+    const err = await rejection(pulumiStack(dir("gpu-passthrough"), "preview", STACK));
+    expect(err.message).toMatch(/hostdevs\[0\]\.address.*0000:01:00\.0 (on root@127\.0\.0\.1:\d+ is in no IOMMU group|on root@127\.0\.0\.1:\d+: `lspci -D`)/s);
+    expect(err.message).toContain("hostdevs[1].address");
+    expect(await virsh.list(a)).toEqual(before);
+    await pulumiStack(dir("gpu-passthrough"), "destroy", STACK, "--remove");
   });
 
   it("shared-firmware: three VMs, one CODE image, and the storage arithmetic", async () => {
