@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { XMLBuilder } from "fast-xml-parser";
+import { warn } from "../engine-log.js";
 import type { Host } from "../host/host.js";
 import { identity } from "../ssh/connection.js";
 
@@ -41,7 +42,14 @@ async function probeKvm(host: Host, needsSmm: boolean, cpuMode: string): Promise
     },
   }) as string;
   const r = await host.run(["virsh", "-q", "-c", "qemu:///system", "create", "/dev/stdin"], { stdin: xml });
-  if (r.code !== 0) return "qemu";
+  if (r.code !== 0) {
+    const why = (r.stderr.replace(/^error:\s*/gm, "").trim().split("\n").pop() ?? "").replace(/\.$/, "");
+    await warn(
+      `domainType "auto" uses qemu (TCG: software emulation, much slower than KVM) on ${host.target}, because KVM cannot run ` +
+        `a ${cpuMode} guest${needsSmm ? " with SMM (Secure Boot needs it)" : ""} there: ${why}. Set domainType: "qemu" to choose this on purpose.`,
+    );
+    return "qemu";
+  }
   await host.run(["virsh", "-q", "-c", "qemu:///system", "destroy", name]);
   return "kvm";
 }

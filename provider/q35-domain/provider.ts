@@ -1,3 +1,4 @@
+import { warn } from "../engine-log.js";
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 import { Host } from "../host/host.js";
@@ -50,19 +51,29 @@ async function applyPower(host: Host, name: string, running: boolean, timeout: n
   if (!running && state !== "shut off") await virsh.shutdown(host, name, timeout);
 }
 
-/**
- * Inputs checked against the host itself at preview (read-only): PCI passthrough devices. Skipped
- * while the connection or the devices are unknown, and when the host cannot be reached (the
- * operation itself then says why).
- */
-async function hostChecks(inputs: DomainInputs): Promise<Failure[]> {
+/** Problems of the PCI passthrough devices on the host (read-only, from its sysfs). */
+async function hostdevProblems(host: Host, inputs: DomainInputs): Promise<Failure[]> {
   const hostdevs = inputs.hostdevs ?? [];
-  if (hostdevs.length === 0 || hasUnknowns([inputs.connection, hostdevs])) return [];
-  const host = new Host(inputs.connection);
-  try {
-    return hostdevFailures(hostdevs, await probePciDevices(host, hostdevs.map((h) => h.address)), host.target);
-  } catch {
-    return [];
+  if (hostdevs.length === 0) return [];
+  return hostdevFailures(hostdevs, await probePciDevices(host, hostdevs.map((h) => h.address)), host.target);
+}
+
+/**
+ * At preview the host's devices are a warning, not a failure: the host may get its GPU or its
+ * IOMMU before `pulumi up`, which refuses while they are missing. Skipped while the connection or
+ * the devices are unknown, and when the host cannot be reached (the operation then says why).
+ */
+async function warnAboutHostdevs(inputs: DomainInputs): Promise<void> {
+  if ((inputs.hostdevs ?? []).length === 0 || hasUnknowns([inputs.connection, inputs.hostdevs])) return;
+  const problems = await hostdevProblems(new Host(inputs.connection), inputs).catch(() => []);
+  for (const p of problems) await warn(`Q35Domain "${inputs.name}": ${p.property}: ${p.reason}. pulumi up refuses this domain until that is fixed.`);
+}
+
+/** Refuses, before anything on the host changes, devices the host cannot pass through. */
+async function requireHostdevs(host: Host, inputs: DomainInputs): Promise<void> {
+  const problems = await hostdevProblems(host, inputs);
+  if (problems.length > 0) {
+    throw new OvmfError(`domain "${inputs.name}" cannot get its PCI devices on ${host.target}, so nothing was changed: ${problems.map((p) => `${p.property}: ${p.reason}`).join("; ")}`);
   }
 }
 
@@ -70,7 +81,7 @@ export const q35DomainProvider = {
   async check(_olds: unknown, news: Record<string, unknown>) {
     const inputs = stripProvider(news) as unknown as DomainInputs;
     const failures = validateDomain(inputs);
-    if (failures.length === 0) failures.push(...(await hostChecks(inputs)));
+    if (failures.length === 0) await warnAboutHostdevs(inputs);
     return { inputs: inputs as unknown as Record<string, unknown>, failures };
   },
 
@@ -87,6 +98,7 @@ export const q35DomainProvider = {
   async create(raw: DomainInputs) {
     const inputs = stripProvider(raw) as unknown as DomainInputs;
     const host = new Host(inputs.connection);
+    await requireHostdevs(host, inputs);
     const d = await desired(host, inputs);
     let uuid: string | undefined;
     if (await virsh.exists(host, inputs.name)) {
@@ -112,6 +124,7 @@ export const q35DomainProvider = {
   async update(_id: string, olds: DomainOutputs, rawNews: DomainInputs) {
     const news = stripProvider(rawNews) as unknown as DomainInputs;
     const host = new Host(news.connection);
+    await requireHostdevs(host, news);
     const d = await desired(host, news);
     const c = classify(olds, news);
     if (c.changed.some((x) => x.kind === "restart")) {

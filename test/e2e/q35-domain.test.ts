@@ -37,8 +37,12 @@ describe("Q35Domain with the real Pulumi CLI", () => {
   afterAll(() => closeAll());
 
   it("boots with Secure Boot enforced: OVMF refuses the unsigned EFI shell", async () => {
-    outs = await up();
+    const run = await pulumiStack(PROJECT, "up", STACK, ...cfg());
+    outs = run.result["outputs"] as Record<string, string>;
     expect(outs["machine"]).toMatch(/^pc-q35-/);
+    // domainType auto says so when it settles for software emulation, and why.
+    if (outs["domainType"] === "qemu") expect(run.stdout).toMatch(/warning: domainType "auto" uses qemu \(TCG: software emulation, much slower than KVM\) on root@127\.0\.0\.1:\d+, because KVM cannot run a host-passthrough guest with SMM \(Secure Boot needs it\) there: \S.*\. Set domainType: "qemu"/);
+    else expect(run.stdout).not.toContain('domainType "auto" uses qemu');
     const log = await serialShows(outs["serialLogPath"]!, /Security Violation/);
     expect(log).toMatch(/failed to start Boot0001 "EFI Internal Shell".*Security Violation/);
     const xml = await virsh.dumpxml(a, "e2e-vm", true);
