@@ -6,7 +6,8 @@ const connection = connectionFromConfig(config);
 
 // The whole VM: Secure Boot firmware with enrolled keys, its own NVRAM, a Q35 domain with SMM.
 // It has no disk and so no OS to answer a graceful (ACPI) shutdown: power off after 10 s.
-const vm = new SecureBootVm("sb-demo", { connection, memoryMiB: config.getNumber("memoryMiB") ?? 512, vcpus: 1, shutdownTimeoutSeconds: 10 });
+// The VM's (and the libvirt domain's) name; `pulumi config set vmName web` to choose another.
+const vm = new SecureBootVm(config.get("vmName") ?? "sb-demo", { connection, memoryMiB: config.getNumber("memoryMiB") ?? 512, vcpus: 1, shutdownTimeoutSeconds: 10 });
 
 export const domainName = vm.domainName;
 export const uuid = vm.uuid;

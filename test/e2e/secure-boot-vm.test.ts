@@ -15,6 +15,9 @@ const run = promisify(execFile);
 // The example the demo deploys, driven exactly as `npm run demo` drives it.
 const PROJECT = path.join(REPO_ROOT, "examples/secure-boot-vm");
 const STACK = "e2e-secure-boot-vm";
+// Not the demo's "sb-demo": `npm run demo` and then `npm test` must both work, and the demo's VM stays.
+const VM = "e2e-sb-vm";
+const cfg = (memoryMiB: number) => ["--config", `memoryMiB=${memoryMiB}`, "--config", `vmName=${VM}`];
 const a = new Host(hostConnection("a"));
 let outs: Record<string, unknown>;
 let codeSha: string;
@@ -28,8 +31,8 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   afterAll(() => closeAll());
 
   it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
-    outs = (await pulumiStack(PROJECT, "up", STACK, "--config", "memoryMiB=512")).result["outputs"] as Record<string, unknown>;
-    expect(outs).toMatchObject({ domainName: "sb-demo", secureBoot: true, firmware: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramPath: "/var/lib/libvirt/qemu/nvram/sb-demo_VARS.fd" });
+    outs = (await pulumiStack(PROJECT, "up", STACK, ...cfg(512))).result["outputs"] as Record<string, unknown>;
+    expect(outs).toMatchObject({ domainName: VM, secureBoot: true, firmware: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramPath: `/var/lib/libvirt/qemu/nvram/${VM}_VARS.fd` });
     codeSha = await sha256(a, String(outs["firmware"]));
     const types = storedResources(PROJECT, STACK).map((r) => r.type);
     expect(types).toEqual(expect.arrayContaining(["pulumi-ovmf:index:SecureBootVm", "pulumi-nodejs:dynamic/ovmf:FirmwareImage", "pulumi-nodejs:dynamic/ovmf:Nvram", "pulumi-nodejs:dynamic/ovmf:Q35Domain"]));
@@ -46,28 +49,28 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   });
 
   it("preview and refresh afterwards show no changes", async () => {
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", "--config", "memoryMiB=512");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg(512));
     await pulumiStack(PROJECT, "refresh", STACK, "--expect-no-changes");
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", "--config", "memoryMiB=512");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg(512));
   });
 
   it("an update (more memory) restarts the VM in place: same UUID, same NVRAM file, still Secure Boot", async () => {
-    const { result } = await pulumiStack(PROJECT, "up", STACK, "--config", "memoryMiB=768");
+    const { result } = await pulumiStack(PROJECT, "up", STACK, ...cfg(768));
     expect(result["summary"]).toMatchObject({ update: 1 });
     expect(result["summary"]).not.toHaveProperty("replace");
     const updated = result["outputs"] as Record<string, unknown>;
     expect(updated["uuid"]).toBe(outs["uuid"]);
     expect(updated["nvramPath"]).toBe(outs["nvramPath"]);
-    expect(await virsh.domstate(a, "sb-demo")).toBe("running");
-    const xml = await virsh.dumpxml(a, "sb-demo", true);
+    expect(await virsh.domstate(a, VM)).toBe("running");
+    const xml = await virsh.dumpxml(a, VM, true);
     expect(xml).toMatch(/<memory unit='KiB'>786432<\/memory>/);
     expect(xml).toMatch(/<loader readonly='yes' secure='yes' type='pflash'>/);
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", "--config", "memoryMiB=768");
+    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg(768));
   });
 
   it("destroy leaves no domain and no NVRAM, and the distribution firmware as it was", async () => {
     await pulumiStack(PROJECT, "destroy", STACK, "--remove");
-    expect(await virsh.exists(a, "sb-demo")).toBe(false);
+    expect(await virsh.exists(a, VM)).toBe(false);
     expect(await stat(a, String(outs["nvramPath"]))).toBeUndefined();
     expect(await sha256(a, String(outs["firmware"]))).toBe(codeSha);
   });
