@@ -66,6 +66,22 @@ ensure_npm_deps() {
   fi
 }
 
+# virt-firmware's virt-fw-vars (PyPI), the tests' independent reader of edk2 variable stores, in a
+# virtualenv cached by version. Exports PULUMI_OVMF_VIRT_FW_VARS.
+VIRT_FIRMWARE_VERSION=26.10
+ensure_virt_firmware() {
+  local venv="$CACHE_DIR/virt-firmware-$VIRT_FIRMWARE_VERSION"
+  if [ ! -x "$venv/bin/virt-fw-vars" ]; then
+    log "installing virt-firmware $VIRT_FIRMWARE_VERSION into $venv"
+    if ! /usr/bin/python3 -m venv "$venv" >/dev/null 2>&1; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null || die "python3-venv is missing and could not be installed"
+      /usr/bin/python3 -m venv "$venv" || die "could not create a virtualenv at $venv"
+    fi
+    "$venv/bin/pip" install -q --disable-pip-version-check "virt-firmware==$VIRT_FIRMWARE_VERSION" || die "pip install virt-firmware==$VIRT_FIRMWARE_VERSION failed"
+  fi
+  export PULUMI_OVMF_VIRT_FW_VARS="$venv/bin/virt-fw-vars"
+}
+
 use_toolchain() {
   ensure_node
   ensure_npm_deps

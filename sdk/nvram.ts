@@ -2,6 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import nvramProvider from "../provider/shims/nvram.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
+import type { VarStoreSummary } from "../provider/nvram/varstore.js";
+
+export type { VarStoreSummary };
 
 /** Where NVRAM files go when no `path` is given: libvirt's own NVRAM directory. */
 export const DEFAULT_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
@@ -48,6 +51,12 @@ export class Nvram extends pulumi.dynamic.Resource {
   declare public readonly variant: pulumi.Output<string>;
   /** The compressed content when `backup` is on (secret). */
   declare public readonly backupData: pulumi.Output<string | undefined>;
+  /**
+   * What the file's content says about Secure Boot, read from its edk2 variable store on create and
+   * refresh: `secureBootEnforced` (a Platform Key is enrolled and SecureBootEnable is not off) and the
+   * number of signatures in PK, KEK, db and dbx. Undefined when the file is not an edk2 variable store.
+   */
+  declare public readonly varStore: pulumi.Output<VarStoreSummary | undefined>;
   /** The connection, for resources on the same host. */
   declare public readonly connection: pulumi.Output<ConnectionArgs>;
 
@@ -75,6 +84,7 @@ export class Nvram extends pulumi.dynamic.Resource {
       templateSha256: undefined,
       variant: undefined,
       backupData: undefined,
+      varStore: undefined,
     };
     const secret = { additionalSecretOutputs: ["backupData"] };
     super(nvramProvider, name, props, pulumi.mergeOptions(opts, secret), "ovmf", "Nvram");

@@ -52,7 +52,10 @@ export class SecureBootVm extends pulumi.ComponentResource {
   public readonly codePath: pulumi.Output<string>;
   /** Path of the vars template the NVRAM started from. */
   public readonly varsTemplatePath: pulumi.Output<string>;
-  /** Whether Secure Boot is enforced (the firmware supports it and the loader is secure). */
+  /**
+   * Whether Secure Boot is enforced: the loader is secure (with SMM) and the NVRAM file has a Platform
+   * Key enrolled with SecureBootEnable on (read from the file, see {@link Nvram.varStore}).
+   */
   public readonly secureBoot: pulumi.Output<boolean>;
   /** The serial console log on the host, where OVMF reports what it boots. */
   public readonly serialLogPath: pulumi.Output<string>;
@@ -84,7 +87,7 @@ export class SecureBootVm extends pulumi.ComponentResource {
     this.nvramPath = this.nvram.path;
     this.codePath = this.firmware.codePath;
     this.varsTemplatePath = this.firmware.varsTemplatePath;
-    this.secureBoot = this.domain.xml.apply((x) => /secure=['"]yes['"]/.test(x));
+    this.secureBoot = pulumi.all([this.domain.xml, this.nvram.varStore]).apply(([x, store]) => /secure=['"]yes['"]/.test(x) && store?.secureBootEnforced === true);
     this.serialLogPath = this.domain.serialLogPath;
     this.registerOutputs({ domainName: this.domainName, uuid: this.uuid, nvramPath: this.nvramPath, codePath: this.codePath, secureBoot: this.secureBoot });
   }

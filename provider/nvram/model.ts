@@ -1,8 +1,10 @@
 import { OvmfError } from "../errors.js";
-import { readFile, sha256, stat } from "../host/files.js";
+import { createHash } from "node:crypto";
+import { readFile, sha256 } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import type { ConnectionSpec } from "../ssh/connection.js";
 import { encodeBackup } from "./backup.js";
+import { describeVarStore, type VarStoreSummary } from "./varstore.js";
 
 /** The parts of a FirmwareImage an Nvram needs. */
 export interface NvramFirmware {
@@ -33,6 +35,8 @@ export interface NvramOutputs extends NvramInputs {
   variant: string;
   /** gzip+base64 of the content when backup is on (a Pulumi secret). */
   backupData?: string;
+  /** What the content says about Secure Boot; absent when it is not an edk2 variable store. */
+  varStore?: VarStoreSummary;
 }
 
 /** The vars template an Nvram is made from; an error names the missing input. */
@@ -47,20 +51,21 @@ export const templateOf = (i: NvramInputs): string | undefined => i.templatePath
 /** Measures the file (which must exist) and fills the outputs. */
 export async function describeNvram(inputs: NvramInputs, host: Host): Promise<NvramOutputs> {
   const template = templateOf(inputs) ?? "";
-  const [info, sum, templateSum] = await Promise.all([
-    stat(host, inputs.path),
-    sha256(host, inputs.path),
-    template === "" ? Promise.resolve("") : sha256(host, template),
-  ]);
+  // One read of the content (a few hundred KiB) gives its sha256, its Secure Boot state and the
+  // backup, consistent with each other even while a guest writes the file.
+  const [content, templateSum] = await Promise.all([readFile(host, inputs.path), template === "" ? Promise.resolve("") : sha256(host, template)]);
+  const { varStore: _stale, backupData: _old, ...rest } = inputs as NvramOutputs;
   const outs: NvramOutputs = {
-    ...inputs,
-    sizeBytes: info?.size ?? 0,
-    sha256: sum,
+    ...rest,
+    sizeBytes: content.length,
+    sha256: createHash("sha256").update(content).digest("hex"),
     resolvedTemplatePath: template,
     templateSha256: templateSum,
     variant: inputs.firmware?.variant ?? "",
   };
-  if (inputs.backup === true) outs.backupData = encodeBackup(await readFile(host, inputs.path));
+  const varStore = describeVarStore(content);
+  if (varStore !== undefined) outs.varStore = varStore;
+  if (inputs.backup === true) outs.backupData = encodeBackup(content);
   return outs;
 }
 

@@ -109,8 +109,10 @@ describe("Q35Domain with the real Pulumi CLI", () => {
   it("the kept NVRAM still enforces Secure Boot under plain firmware; re-created from the plain template, the shell starts", async () => {
     // Secure Boot lives in the variable store (enrolled keys), not only in the CODE build.
     outs = await up("secureBoot=false");
+    expect(outs["secureBootEnforced"]).toBe(true); // read from the NVRAM file: its PK is still there
     await serialShows(outs["serialLogPath"]!, /Security Violation/);
     outs = await up("secureBoot=false", "nvramReset=plain");
+    expect(outs["secureBootEnforced"]).toBe(false);
     const log = await serialShows(outs["serialLogPath"]!, /Shell>|UEFI Interactive Shell/);
     expect(log).not.toMatch(/Security Violation/);
   });

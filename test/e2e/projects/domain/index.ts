@@ -43,6 +43,7 @@ const domain =
 
 export const nvramPath = nvram.path;
 export const templateSha256 = nvram.templateSha256;
+export const secureBootEnforced = nvram.varStore.apply((v) => v?.secureBootEnforced);
 export const domainName = domain?.name;
 export const serialLogPath = domain?.serialLogPath;
 export const domainType = domain?.resolvedDomainType;

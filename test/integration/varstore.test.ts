@@ -1,0 +1,103 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { readFile } from "../../provider/host/files.js";
+import { Host } from "../../provider/host/host.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
+import { describeNvram } from "../../provider/nvram/model.js";
+import { parseVarStore } from "../../provider/nvram/varstore.js";
+import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
+import { closeAll } from "../../provider/ssh/pool.js";
+import { waitForSerial } from "../support/serial.js";
+import { hostConnection } from "../support/testhost.js";
+
+// Our reader of NVRAM files against an independent one: virt-fw-vars (virt-firmware, from PyPI),
+// installed by scripts/test.sh (ensure_virt_firmware), on Debian's templates and on a store OVMF wrote.
+const run = promisify(execFile);
+const conn = hostConnection("a");
+const a = new Host(conn);
+const work = mkdtempSync(path.join(tmpdir(), "ovmf-varstore-"));
+const name = `ovmf-vars-${randomUUID().slice(0, 8)}`;
+const nvramPath = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+
+function virtFwVars(): string {
+  const bin = process.env["PULUMI_OVMF_VIRT_FW_VARS"] ?? path.join(homedir(), ".cache/pulumi-ovmf/virt-firmware-26.10/bin/virt-fw-vars");
+  try {
+    accessSync(bin, constants.X_OK);
+  } catch {
+    throw new Error(`virt-fw-vars not found at ${bin}: run the tests with npm test, or: source scripts/lib.sh && ensure_virt_firmware`);
+  }
+  return bin;
+}
+
+interface OracleVariable {
+  name: string;
+  guid: string;
+  attr: number;
+  data: string;
+}
+
+/** Both readers' variables of one file's content, in a comparable form. */
+async function bothReaders(content: Buffer) {
+  const file = path.join(work, `${randomUUID()}.fd`);
+  writeFileSync(file, content);
+  await run(virtFwVars(), ["-i", file, "--output-json", `${file}.json`]);
+  const oracle = (JSON.parse(readFileSync(`${file}.json`, "utf8")) as { variables: OracleVariable[] }).variables.map((v) => `${v.guid}/${v.name}/${v.attr}/${v.data}`);
+  const ours = parseVarStore(content).map((v) => `${v.guid}/${v.name}/${v.attributes}/${v.data.toString("hex")}`);
+  return { oracle: oracle.sort(), ours: ours.sort() };
+}
+
+afterAll(async () => {
+  if (await virsh.exists(a, name)) {
+    await virsh.destroy(a, name);
+    await virsh.undefine(a, name, "keep");
+  }
+  await a.run(["rm", "-f", "--", nvramPath]);
+  rmSync(work, { recursive: true, force: true });
+  closeAll();
+});
+
+describe("NVRAM variable stores, read by us and by virt-fw-vars", () => {
+  it("Debian's vars templates: the same variables, names, GUIDs, attributes and data", async () => {
+    const templates = ["/usr/share/OVMF/OVMF_VARS_4M.ms.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.ms.fd", "/usr/share/OVMF/OVMF_VARS.fd"];
+    for (const t of templates) {
+      const { oracle, ours } = await bothReaders(await readFile(a, t));
+      expect(ours, t).toEqual(oracle);
+    }
+    const enrolled = await describeNvram({ connection: conn, path: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd" }, a);
+    expect(enrolled.varStore).toEqual({ secureBootEnforced: true, keys: { PK: 1, KEK: expect.any(Number) as number, db: expect.any(Number) as number, dbx: expect.any(Number) as number }, variables: expect.any(Number) as number });
+    expect(enrolled.varStore?.keys.KEK).toBeGreaterThan(0);
+    expect(enrolled.varStore?.keys.db).toBeGreaterThan(0);
+    const empty = await describeNvram({ connection: conn, path: "/usr/share/OVMF/OVMF_VARS_4M.fd" }, a);
+    expect(empty.varStore).toEqual({ secureBootEnforced: false, keys: { PK: 0, KEK: 0, db: 0, dbx: 0 }, variables: 0 });
+  });
+
+  it("a store OVMF has written to (boot entries, counters): the same again, and still enforcing", async () => {
+    await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", nvramPath], "nvram");
+    const { outs } = await q35DomainProvider.create({
+      connection: conn,
+      name,
+      memoryMiB: 256,
+      vcpus: 1,
+      firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", features: ["secure-boot", "enrolled-keys", "requires-smm"], variant: "4M" },
+      nvram: { path: nvramPath, variant: "4M" },
+      secureBoot: true,
+      graphics: { type: "none" },
+      shutdownTimeoutSeconds: 1,
+    });
+    await waitForSerial(a, outs.serialLogPath, /Security Violation/, 240_000);
+    await virsh.destroy(a, name);
+    const content = await readFile(a, nvramPath);
+    const template = await readFile(a, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
+    expect(content.equals(template)).toBe(false);
+    const { oracle, ours } = await bothReaders(content);
+    expect(ours).toEqual(oracle);
+    const described = await describeNvram({ connection: conn, path: nvramPath }, a);
+    expect(described.varStore?.secureBootEnforced).toBe(true);
+    await q35DomainProvider.delete("", outs);
+  });
+});
