@@ -1,6 +1,7 @@
 import { isUnknown } from "../dynamic.js";
 import { checkAbsolutePath, checkBoolean } from "../inputs.js";
 import { validateConnection, type Failure } from "../ssh/connection.js";
+import { fullPciAddress } from "./hostdevs.js";
 import type { DomainInputs } from "./spec.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$/;
@@ -8,7 +9,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const PCI = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
 
-const samePci = (a: unknown, b: unknown) => typeof a === "string" && typeof b === "string" && a.toLowerCase().replace(/^0000:/, "") === b.toLowerCase().replace(/^0000:/, "");
+const samePci = (a: unknown, b: unknown) => typeof a === "string" && typeof b === "string" && fullPciAddress(a) === fullPciAddress(b);
 const known = (v: unknown) => v !== undefined && !isUnknown(v);
 const list = <T>(v: T[] | undefined): T[] => (v === undefined || isUnknown(v) || !Array.isArray(v) ? [] : v);
 

@@ -7,23 +7,15 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { nvramPathOf, plainDomain } from "../support/domain.js";
 import { rejection } from "../support/rejection.js";
 import { hostConnection } from "../support/testhost.js";
 
 const conn = hostConnection("a");
 const a = new Host(conn);
 const name = `ovmf-adopt-${randomUUID().slice(0, 8)}`;
-const nvramPath = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
-const inputs: DomainInputs = {
-  connection: conn,
-  name,
-  memoryMiB: 128,
-  vcpus: 1,
-  firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", features: [], variant: "4M" },
-  nvram: { path: nvramPath, variant: "4M" },
-  running: false,
-  graphics: { type: "none" },
-};
+const nvramPath = nvramPathOf(name);
+const inputs: DomainInputs = plainDomain(conn, name, { running: false });
 
 afterAll(async () => {
   if (await virsh.exists(a, name)) await virsh.undefine(a, name, "keep");

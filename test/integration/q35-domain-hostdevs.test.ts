@@ -5,6 +5,7 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { plainDomain } from "../support/domain.js";
 import { rejection } from "../support/rejection.js";
 import { hostConnection } from "../support/testhost.js";
 
@@ -12,15 +13,7 @@ import { hostConnection } from "../support/testhost.js";
 // before anything changes at up.
 const conn = hostConnection("a");
 const a = new Host(conn);
-const base: DomainInputs = {
-  connection: conn,
-  name: "ovmf-hostdev-check",
-  memoryMiB: 128,
-  vcpus: 1,
-  firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", features: [], variant: "4M" },
-  nvram: { path: "/var/lib/libvirt/qemu/nvram/ovmf-hostdev-check_VARS.fd", variant: "4M" },
-  domainType: "qemu",
-};
+const base: DomainInputs = plainDomain(conn, "ovmf-hostdev-check", { domainType: "qemu" });
 const check = async (inputs: DomainInputs) => (await q35DomainProvider.check(undefined, inputs as unknown as Record<string, unknown>)).failures;
 const lines = async (argv: string[]) => (await a.check(argv, argv.join(" "))).stdout.split("\n").filter((l) => l !== "");
 let warnings: string[] = [];

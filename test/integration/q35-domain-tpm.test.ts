@@ -6,27 +6,16 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { nvramPathOf, plainDomain } from "../support/domain.js";
 import { hostConnection } from "../support/testhost.js";
 
 const conn = hostConnection("a");
 const a = new Host(conn);
 const name = `ovmf-tpm-${randomUUID().slice(0, 8)}`;
-const nvramPath = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+const nvramPath = nvramPathOf(name);
 const swtpmLog = `/var/log/swtpm/libvirt/qemu/${name}-swtpm.log`;
 const LOCK = "/var/lib/swtpm-localca/.lock.swtpm-localca";
-const inputs: DomainInputs = {
-  connection: conn,
-  name,
-  memoryMiB: 128,
-  vcpus: 1,
-  firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", features: [], variant: "4M" },
-  nvram: { path: nvramPath, variant: "4M" },
-  tpm: true,
-  usb: true,
-  cdroms: [{}],
-  graphics: { type: "none" },
-  shutdownTimeoutSeconds: 1,
-};
+const inputs: DomainInputs = plainDomain(conn, name, { tpm: true, usb: true, cdroms: [{}], shutdownTimeoutSeconds: 1 });
 
 afterAll(async () => {
   if (await virsh.exists(a, name)) {

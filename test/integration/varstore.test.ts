@@ -12,6 +12,7 @@ import { describeNvram } from "../../provider/nvram/model.js";
 import { parseVarStore } from "../../provider/nvram/varstore.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { nvramPathOf, plainDomain } from "../support/domain.js";
 import { waitForSerial } from "../support/serial.js";
 import { hostConnection } from "../support/testhost.js";
 
@@ -22,7 +23,7 @@ const conn = hostConnection("a");
 const a = new Host(conn);
 const work = mkdtempSync(path.join(tmpdir(), "ovmf-varstore-"));
 const name = `ovmf-vars-${randomUUID().slice(0, 8)}`;
-const nvramPath = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+const nvramPath = nvramPathOf(name);
 
 function virtFwVars(): string {
   const bin = process.env["PULUMI_OVMF_VIRT_FW_VARS"] ?? path.join(homedir(), ".cache/pulumi-ovmf/virt-firmware-26.10/bin/virt-fw-vars");
@@ -78,17 +79,14 @@ describe("NVRAM variable stores, read by us and by virt-fw-vars", () => {
 
   it("a store OVMF has written to (boot entries, counters): the same again, and still enforcing", async () => {
     await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", nvramPath], "nvram");
-    const { outs } = await q35DomainProvider.create({
-      connection: conn,
-      name,
-      memoryMiB: 256,
-      vcpus: 1,
-      firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", features: ["secure-boot", "enrolled-keys", "requires-smm"], variant: "4M" },
-      nvram: { path: nvramPath, variant: "4M" },
-      secureBoot: true,
-      graphics: { type: "none" },
-      shutdownTimeoutSeconds: 1,
-    });
+    const { outs } = await q35DomainProvider.create(
+      plainDomain(conn, name, {
+        memoryMiB: 256,
+        firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", features: ["secure-boot", "enrolled-keys", "requires-smm"], variant: "4M" },
+        secureBoot: true,
+        shutdownTimeoutSeconds: 1,
+      }),
+    );
     await waitForSerial(a, outs.serialLogPath, /Security Violation/, 240_000);
     await virsh.destroy(a, name);
     const content = await readFile(a, nvramPath);

@@ -1,0 +1,22 @@
+import type { ConnectionSpec } from "../../provider/ssh/connection.js";
+import type { DomainInputs } from "../../provider/q35-domain/spec.js";
+
+/** libvirt's NVRAM path for a test domain. */
+export const nvramPathOf = (name: string) => `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+
+/**
+ * The inputs of a small test domain on Debian's plain 4M OVMF (no Secure Boot), no display, its
+ * NVRAM at {@link nvramPathOf}; `extra` overrides or adds inputs.
+ */
+export function plainDomain(connection: ConnectionSpec, name: string, extra: Partial<DomainInputs> = {}): DomainInputs {
+  return {
+    connection,
+    name,
+    memoryMiB: 128,
+    vcpus: 1,
+    firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", features: [], variant: "4M" },
+    nvram: { path: nvramPathOf(name), variant: "4M" },
+    graphics: { type: "none" },
+    ...extra,
+  };
+}
