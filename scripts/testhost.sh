@@ -65,20 +65,28 @@ pid_alive() { [ -f "$STATE_DIR/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/$1.pid")"
 sshd_running() { pid_alive sshd && pid_alive bastion; }
 HOSTS="${PULUMI_OVMF_TESTHOSTS:-1}"
 
-# kvm when QEMU, started by libvirt as its own user, really runs a KVM guest here; else qemu (TCG).
+# kvm only when KVM here really runs OVMF (nested KVM often starts a guest, then stops it on the
+# firmware's first unusual instruction); else qemu (TCG). Decided by the provider's own probe, the one
+# behind domainType "auto" (scripts/kvm-probe.mts), over this test host's sshd.
 domain_type() {
   # Debian's udev rule gives /dev/kvm group kvm, mode 0660; machines without udev leave it root-only.
   if [ -c /dev/kvm ] && [ "$(stat -c %G /dev/kvm)" = root ] && getent group kvm >/dev/null; then
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
   fi
-  local probe="pulumi-ovmf-kvm-probe-$$"
-  local xml="<domain type='kvm'><name>$probe</name><memory unit='MiB'>32</memory><os><type arch='x86_64' machine='q35'>hvm</type></os></domain>"
-  if [ -c /dev/kvm ] && printf '%s' "$xml" | virsh -q -c qemu:///system create /dev/stdin >/dev/null 2>&1; then
-    virsh -q -c qemu:///system destroy "$probe" >/dev/null 2>&1 || true
-    echo kvm
-  else
-    echo qemu
-  fi
+  local type
+  type=$(node "$REPO_ROOT/scripts/kvm-probe.mts" 127.0.0.1 "$(cat "$STATE_DIR/sshd.port")" "$STATE_DIR/client_ed25519" "$(fingerprint ssh_host_ed25519_key)" 2> "$STATE_DIR/kvm-probe.log") \
+    || die "the KVM probe failed: $(cat "$STATE_DIR/kvm-probe.log")"
+  [ ! -s "$STATE_DIR/kvm-probe.log" ] || log "$(sed 's/^warning: //' "$STATE_DIR/kvm-probe.log")"
+  echo "$type"
+}
+
+# QEMUs that fail like nested KVM (the guest pauses with a KVM internal error) or crash right after
+# starting, for the tests of what the provider does then; a domain opts in with <emulator>.
+FAILING_QEMU_DIR=/usr/local/libexec/pulumi-ovmf-testhost
+install_failing_qemus() {
+  install -d -m 0755 "$FAILING_QEMU_DIR"
+  install -m 0755 "$REPO_ROOT/test/support/failing-qemu.sh" "$FAILING_QEMU_DIR/qemu-kvm-fails"
+  install -m 0755 "$REPO_ROOT/test/support/failing-qemu.sh" "$FAILING_QEMU_DIR/qemu-crashes"
 }
 
 ensure_users() {
@@ -215,6 +223,7 @@ host_json() {
 
 write_json() {
   local i hosts
+  DOMAIN_TYPE=$(domain_type)
   hosts=$(host_json a "$(cat "$STATE_DIR/sshd.port")" ssh_host_ed25519_key)
   for ((i = 1; i < HOSTS; i++)); do
     local n=${HOST_NAMES[$i]}
@@ -227,7 +236,8 @@ write_json() {
   "user": "root",
   "privateKeyPath": "$STATE_DIR/client_ed25519",
   "hostKey": "$(fingerprint ssh_host_ed25519_key)",
-  "domainType": "$(domain_type)",
+  "domainType": "$DOMAIN_TYPE",
+  "failingEmulators": { "kvmFails": "$FAILING_QEMU_DIR/qemu-kvm-fails", "crashes": "$FAILING_QEMU_DIR/qemu-crashes" },
   "sshdLog": "$STATE_DIR/sshd.log",
   "encryptedKey": { "privateKeyPath": "$STATE_DIR/client_encrypted", "passphrasePath": "$STATE_DIR/passphrase" },
   "users": {
@@ -262,6 +272,7 @@ done
 case "$cmd" in
   start)
     install_packages
+    install_failing_qemus
     swtpm_state
     start_libvirt
     if ! sshd_running; then bash "$0" stop >/dev/null 2>&1 || true; start_sshd; fi
@@ -270,6 +281,10 @@ case "$cmd" in
     for ((i = 1; i < HOSTS; i++)); do
       isolated_running "${HOST_NAMES[$i]}" || { stop_isolated "${HOST_NAMES[$i]}"; start_isolated "${HOST_NAMES[$i]}"; }
     done
+    # The KVM probe is the provider's own: Node 22 and the built package.
+    ensure_node
+    ensure_npm_deps
+    (cd "$REPO_ROOT" && npm run --silent build) || die "npm run build failed"
     write_json
     cat "$JSON"
     ;;

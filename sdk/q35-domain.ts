@@ -23,7 +23,12 @@ export interface Q35DomainArgs {
   nvram: Nvram;
   /** Enforce Secure Boot (`loader secure='yes'` and SMM). Default: what the firmware supports. */
   secureBoot?: pulumi.Input<boolean>;
-  /** `auto` (default: kvm when QEMU can use /dev/kvm here, with SMM when needed), `kvm` or `qemu` (TCG). */
+  /**
+   * `auto` (default): kvm when KVM on the host really runs this firmware (a throwaway domain boots it
+   * to OVMF's boot manager, with SMM and the CPU mode this domain needs), else qemu with a warning
+   * that says why; `kvm`; or `qemu` (TCG, software emulation). Whatever the type, a start that does
+   * not keep running (paused, crashed) fails the operation with QEMU's reason.
+   */
   domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
   /** CPU mode. Default: host-passthrough under kvm, QEMU's default under qemu. */
   cpuMode?: pulumi.Input<"host-passthrough" | "host-model" | "maximum" | "custom">;

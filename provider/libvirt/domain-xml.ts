@@ -188,3 +188,12 @@ export function parseDomain(xml: string): ObservedDomain {
     macs: ((devices["interface"] ?? []) as Node[]).map((i) => attr(i["mac"], "address") ?? "").filter((m) => m !== ""),
   };
 }
+
+/** The `<emulator>` that escape-hatch device XML sets, if any. Pure. */
+export function emulatorOf(devicesXml: string | undefined): string | undefined {
+  if (devicesXml === undefined || devicesXml.trim() === "") return undefined;
+  const parsed = parser.parse(`<devices>${devicesXml}</devices>`) as { devices?: Node | string };
+  if (typeof parsed.devices !== "object") return undefined;
+  const emulator = text(parsed.devices["emulator"]);
+  return emulator === "" ? undefined : emulator;
+}

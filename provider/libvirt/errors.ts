@@ -1,4 +1,6 @@
 import { OvmfError } from "../errors.js";
+import { describeState, type StateWithReason } from "./domain-state.js";
+import { notRunningFix } from "./qemu-log.js";
 
 /** What a failed virsh call was doing, for the message. */
 export interface VirshFailure {
@@ -63,4 +65,41 @@ export function classifyVirshError(failure: VirshFailure): VirshError {
     if (pattern.test(failure.stderr)) return new ErrorClass(failure, hint);
   }
   return new VirshError(failure, "");
+}
+
+/** What a domain did in the moments after it was started, when it did not keep running. */
+export interface NotRunning {
+  /** The libvirt host, `user@host:port`. */
+  target: string;
+  domain: string;
+  /** `virsh domstate --reason` once it stopped running. */
+  observed: StateWithReason;
+  /** Its QEMU log on the host. */
+  logPath: string;
+  /** What QEMU printed about it (see qemuFailureLines). */
+  qemuSays: string[];
+}
+
+/**
+ * A domain was started but did not keep running: it paused (e.g. nested KVM that cannot emulate the
+ * firmware), crashed, or went off. The message names host and domain, quotes libvirt's state and
+ * QEMU's own lines, gives the fix, and says what the operation left behind (`outcome`).
+ */
+export class DomainNotRunningError extends OvmfError {
+  override name = "DomainNotRunningError";
+  constructor(
+    readonly detail: NotRunning,
+    readonly outcome = "It was powered off.",
+  ) {
+    const said = detail.qemuSays.length > 0 ? `, and its QEMU log (${detail.logPath}) says: ${detail.qemuSays.join("; ").replace(/\.$/, "")}` : "";
+    super(
+      `domain "${detail.domain}" on ${detail.target} did not keep running after it started: virsh domstate --reason says "${describeState(detail.observed)}"${said}. ` +
+        `${notRunningFix(detail.observed, detail.qemuSays, detail.logPath)}. ${outcome}`,
+    );
+  }
+
+  /** The same failure, saying what the operation left behind. */
+  withOutcome(outcome: string): DomainNotRunningError {
+    return new DomainNotRunningError(this.detail, outcome);
+  }
 }

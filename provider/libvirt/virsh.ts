@@ -1,6 +1,8 @@
 import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
-import { classifyVirshError, DomainNotFoundError, TpmSetupError, VirshError } from "./errors.js";
+import { parseStateWithReason, type DomainState, type StateWithReason } from "./domain-state.js";
+import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, TpmSetupError, VirshError } from "./errors.js";
+import { qemuFailureLines, qemuLogPath } from "./qemu-log.js";
 import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
 import { parseVirshVersion, type LibvirtVersions } from "./version.js";
 
@@ -32,7 +34,26 @@ export async function define(host: Host, domain: string, xml: string): Promise<v
   await virsh(host, "define", ["/dev/stdin"], domain, { stdin: xml });
 }
 
-export async function start(host: Host, domain: string): Promise<void> {
+/**
+ * How long a started domain must keep running before a start counts: nested KVM stops an OVMF guest
+ * within a second or two, a crashing QEMU sooner.
+ */
+export const START_SETTLE_MS = 5000;
+
+/**
+ * Starts a defined domain and confirms that it keeps running for `settleMs`. Every start the provider
+ * performs goes through here. A domain that pauses, crashes or goes off instead is powered off and
+ * {@link DomainNotRunningError} says why (libvirt's state, QEMU's own lines) and what to do.
+ */
+export async function start(host: Host, domain: string, settleMs = START_SETTLE_MS): Promise<void> {
+  await startOnly(host, domain);
+  const watched = await watchStart(host, domain, { settleMs });
+  if (watched.running) return;
+  await destroy(host, domain).catch(() => undefined);
+  throw new DomainNotRunningError({ target: host.target, domain, observed: watched.observed, logPath: qemuLogPath(domain), qemuSays: watched.qemuSays });
+}
+
+async function startOnly(host: Host, domain: string): Promise<void> {
   try {
     await virsh(host, "start", ["--", domain], domain);
   } catch (err) {
@@ -52,10 +73,39 @@ export async function destroy(host: Host, domain: string): Promise<void> {
   await virsh(host, "destroy", ["--", domain], domain);
 }
 
-export type DomainState = "running" | "paused" | "shut off" | "shutdown" | "crashed" | "pmsuspended" | "idle" | "in shutdown" | "blocked" | "no state";
+export type { DomainState } from "./domain-state.js";
 
 export async function domstate(host: Host, domain: string): Promise<DomainState> {
   return (await virsh(host, "domstate", ["--", domain], domain)).trim() as DomainState;
+}
+
+/** The state and libvirt's reason for it, e.g. `paused (unknown)`. */
+export async function domstateReason(host: Host, domain: string): Promise<StateWithReason> {
+  return parseStateWithReason(await virsh(host, "domstate", ["--reason", "--", domain], domain));
+}
+
+/** What QEMU printed during the domain's last start, from its log on the host (empty when unreadable). */
+export async function qemuSays(host: Host, domain: string): Promise<string[]> {
+  const r = await host.run(["tail", "-n", "400", "--", qemuLogPath(domain)]);
+  return r.code === 0 ? qemuFailureLines(r.stdout) : [];
+}
+
+/** How a domain fared in the moments after it started. */
+export type StartWatch = { running: true; proven: boolean } | { running: false; observed: StateWithReason; qemuSays: string[] };
+
+/**
+ * Watches a domain that was just started. Ends as soon as it is no longer running (with libvirt's
+ * reason and QEMU's lines), when `proof` holds (checked at every poll), or after `settleMs` of running.
+ */
+export async function watchStart(host: Host, domain: string, options: { settleMs: number; proof?: () => Promise<boolean>; pollMs?: number }): Promise<StartWatch> {
+  const deadline = Date.now() + options.settleMs;
+  for (;;) {
+    const observed = await domstateReason(host, domain);
+    if (observed.state !== "running") return { running: false, observed, qemuSays: await qemuSays(host, domain) };
+    if (options.proof !== undefined && (await options.proof())) return { running: true, proven: true };
+    if (Date.now() >= deadline) return { running: true, proven: false };
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+  }
 }
 
 /**

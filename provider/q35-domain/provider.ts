@@ -3,7 +3,8 @@ import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
-import { parseDomain, renderDomain } from "../libvirt/domain-xml.js";
+import { emulatorOf, parseDomain, renderDomain } from "../libvirt/domain-xml.js";
+import { DomainNotRunningError } from "../libvirt/errors.js";
 import * as virsh from "../libvirt/virsh.js";
 import { classify } from "./classify.js";
 import { probePciDevices } from "./hostdev-probe.js";
@@ -25,8 +26,22 @@ export interface DomainOutputs extends DomainInputs {
 }
 
 async function desired(host: Host, inputs: DomainInputs) {
-  const needsSmm = (inputs.secureBoot ?? inputs.firmware.features.includes("secure-boot")) || inputs.firmware.features.includes("requires-smm");
-  return resolve(inputs, await resolveDomainType(host, inputs.domainType, needsSmm, inputs.cpuMode));
+  const secureBoot = inputs.secureBoot ?? inputs.firmware.features.includes("secure-boot");
+  const emulator = emulatorOf(inputs.devicesXml);
+  const type = await resolveDomainType(host, inputs.domainType, {
+    codePath: inputs.firmware.codePath,
+    varsTemplatePath: inputs.firmware.varsTemplatePath,
+    secureBoot,
+    needsSmm: secureBoot || inputs.firmware.features.includes("requires-smm"),
+    cpuMode: inputs.cpuMode ?? "host-passthrough",
+    ...(emulator === undefined ? {} : { emulator }),
+  });
+  return resolve(inputs, type);
+}
+
+/** A failed start says what the operation left behind; other errors pass unchanged. */
+function leftBehind(err: unknown, outcome: string): unknown {
+  return err instanceof DomainNotRunningError ? err.withOutcome(outcome) : err;
 }
 
 async function setAutostart(host: Host, name: string, on: boolean): Promise<void> {
@@ -113,9 +128,14 @@ export const q35DomainProvider = {
       await setAutostart(host, inputs.name, d.autostart);
       if (d.running) await virsh.start(host, inputs.name);
     } catch (err) {
-      // Roll back the definition, never the NVRAM.
+      // Roll back the definition, never the NVRAM. (A start that failed left the domain off.)
       if (uuid === undefined) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
-      throw err;
+      throw leftBehind(
+        err,
+        uuid === undefined
+          ? "It was powered off and its definition removed; its NVRAM file is kept. Nothing was created."
+          : "The adopted domain is left defined with these inputs and shut off; its NVRAM file is kept.",
+      );
     }
     const outs = await outputs(host, inputs, d.domainType, d.serial.path);
     return { id: `${host.target}/${outs.uuid}`, outs };
@@ -127,13 +147,26 @@ export const q35DomainProvider = {
     await requireHostdevs(host, news);
     const d = await desired(host, news);
     const c = classify(olds, news);
-    if (c.changed.some((x) => x.kind === "restart")) {
+    const redefine = c.changed.some((x) => x.kind === "restart");
+    if (redefine) {
       const wasRunning = (await virsh.domstate(host, news.name)) !== "shut off";
       if (wasRunning) await virsh.shutdown(host, news.name, d.shutdownTimeoutSeconds);
       await virsh.define(host, news.name, renderDomain(d, olds.uuid));
     }
     if (JSON.stringify(olds.autostart) !== JSON.stringify(news.autostart)) await setAutostart(host, news.name, d.autostart);
-    await applyPower(host, news.name, d.running, d.shutdownTimeoutSeconds);
+    try {
+      await applyPower(host, news.name, d.running, d.shutdownTimeoutSeconds);
+    } catch (err) {
+      if (!(err instanceof DomainNotRunningError)) throw err;
+      if (!redefine) throw err.withOutcome("It is left defined and shut off; fix the cause and run pulumi up again.");
+      // A failed update keeps the old inputs in the stack state: the host keeps the matching
+      // definition, so that the next preview still shows the change (and a revert shows none).
+      await virsh.define(host, news.name, olds.xml);
+      throw err.withOutcome(
+        "It is left defined and shut off, with its previous definition put back (the stack keeps the old inputs); " +
+          "fix the cause and run pulumi up again, or, to keep the old settings, revert the change and run pulumi up --refresh to start it.",
+      );
+    }
     return { outs: await outputs(host, news, d.domainType, d.serial.path) };
   },
 

@@ -7,7 +7,7 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
 import { waitForSerial } from "../support/serial.js";
-import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
+import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
@@ -34,14 +34,17 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     await installProject(PROJECT);
     await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
   });
-  afterAll(() => closeAll());
+  afterAll(async () => {
+    await destroyIfPresent(PROJECT, STACK);
+    closeAll();
+  });
 
   it("boots with Secure Boot enforced: OVMF refuses the unsigned EFI shell", async () => {
     const run = await pulumiStack(PROJECT, "up", STACK, ...cfg());
     outs = run.result["outputs"] as Record<string, string>;
     expect(outs["machine"]).toMatch(/^pc-q35-/);
     // domainType auto says so when it settles for software emulation, and why.
-    if (outs["domainType"] === "qemu") expect(run.stdout).toMatch(/warning: domainType "auto" uses qemu \(TCG: software emulation, much slower than KVM\) on root@127\.0\.0\.1:\d+, because KVM cannot run a host-passthrough guest with SMM \(Secure Boot needs it\) there: \S.*\. Set domainType: "qemu"/);
+    if (outs["domainType"] === "qemu") expect(run.stdout).toMatch(/warning: domainType "auto" uses qemu \(TCG: software emulation, much slower than KVM\) on root@127\.0\.0\.1:\d+, because KVM cannot run OVMF \(\/usr\/share\/OVMF\/\S+\) in a host-passthrough guest with SMM \(Secure Boot needs it\) there: \S.*\. Set domainType: "qemu"/);
     else expect(run.stdout).not.toContain('domainType "auto" uses qemu');
     const log = await serialShows(outs["serialLogPath"]!, /Security Violation/);
     expect(log).toMatch(/failed to start Boot0001 "EFI Internal Shell".*Security Violation/);
@@ -108,6 +111,7 @@ describe("Q35Domain with the real Pulumi CLI", () => {
 
   it("the kept NVRAM still enforces Secure Boot under plain firmware; re-created from the plain template, the shell starts", async () => {
     // Secure Boot lives in the variable store (enrolled keys), not only in the CODE build.
+    // libvirt empties the serial log at every start: what it holds is from this boot.
     outs = await up("secureBoot=false");
     expect(outs["secureBootEnforced"]).toBe(true); // read from the NVRAM file: its PK is still there
     await serialShows(outs["serialLogPath"]!, /Security Violation/);

@@ -1,3 +1,5 @@
+import type { Host } from "../../provider/host/host.js";
+import * as virsh from "../../provider/libvirt/virsh.js";
 import type { ConnectionSpec } from "../../provider/ssh/connection.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 
@@ -19,4 +21,16 @@ export function plainDomain(connection: ConnectionSpec, name: string, extra: Par
     graphics: { type: "none" },
     ...extra,
   };
+}
+
+/**
+ * Removes a test domain and its files from a host, whatever state a failed test left them in: for
+ * `afterEach`/`afterAll`, so that one failure never cascades into the next test.
+ */
+export async function removeTestDomain(host: Host, name: string): Promise<void> {
+  if (await virsh.exists(host, name)) {
+    await virsh.destroy(host, name);
+    await virsh.undefine(host, name, "keep");
+  }
+  await host.run(["rm", "-f", "--", nvramPathOf(name), `/var/log/libvirt/qemu/${name}-serial.log`]);
 }

@@ -9,6 +9,8 @@ export interface TestHost {
   privateKeyPath: string;
   hostKey: string;
   domainType: "kvm" | "qemu";
+  /** QEMUs (use with <emulator>) whose guest pauses with a KVM internal error, or that crash, right after start. */
+  failingEmulators: { kvmFails: string; crashes: string };
   /** sshd's log (LogLevel VERBOSE): one "Accepted ..." line per authenticated connection. */
   sshdLog: string;
   encryptedKey: { privateKeyPath: string; passphrasePath: string };
