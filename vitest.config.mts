@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 // e2e (the real Pulumi CLI on test projects). The scripts start the test host before vitest runs.
 export default defineConfig({
   test: {
+    // Removes what an interrupted earlier run left on the test hosts (test/support/sweep.ts).
+    globalSetup: ["test/support/sweep.ts"],
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {

@@ -6,7 +6,7 @@ import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
-import { installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
+import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 // Every example previews against the test host; those that can run here also go up, preview with
@@ -25,7 +25,10 @@ describe("examples", () => {
     await requirePulumiCli();
     for (const e of EXAMPLES) await installProject(dir(e));
   });
-  afterAll(() => closeAll());
+  afterAll(async () => {
+    for (const e of EXAMPLES) await destroyIfPresent(dir(e), STACK);
+    closeAll();
+  });
 
   it("are all here", () => {
     expect(EXAMPLES).toEqual(["gpu-passthrough", "host-info", "host-move", "secure-boot-vm", "shared-firmware", "windows-install"]);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { closeAll } from "../../provider/ssh/pool.js";
-import { installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
+import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/nvram");
@@ -54,7 +54,10 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
     for (const f of DISTRIBUTION) distributionBefore[f] = await sha256(a, f);
   });
-  afterAll(() => closeAll());
+  afterAll(async () => {
+    await destroyIfPresent(PROJECT, STACK);
+    closeAll();
+  });
 
   it("three Nvram files from one FirmwareImage: one CODE image + 3 × VARS on the host", async () => {
     outs = await up(`nvramHosts=["a","a","a"]`, ...base);
@@ -67,9 +70,9 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     const bytesOnHost = (await stat(a, code.path))!.size + sizes.reduce((x, y) => x + y, 0);
     expect(bytesOnHost).toBe(3_653_632 + 3 * 540_672);
     expect(outs.nvramSha256).toEqual(outs.templateSha256);
-    expect(outs.nvramPaths[0]).toBe("/var/lib/libvirt/qemu/nvram/vm0_VARS.fd");
+    expect(outs.nvramPaths[0]).toBe("/var/lib/libvirt/qemu/nvram/e2e-nv0_VARS.fd");
     expect(await stat(a, outs.nvramPaths[0]!)).toMatchObject({ mode: "600", owner: "root" });
-    const vm0 = storedResources(PROJECT, STACK).find((r) => r.urn.endsWith("::vm0"));
+    const vm0 = storedResources(PROJECT, STACK).find((r) => r.urn.endsWith("::e2e-nv0"));
     expect(JSON.stringify(vm0?.outputs["backupData"])).toContain("ciphertext");
   });
 
@@ -82,7 +85,7 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     const written = await guestWrite(a, outs.nvramPaths[0]!);
     await pulumiStack(PROJECT, "refresh", STACK);
     await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
-    expect((await resourceOutputs("vm0"))["sha256"]).toBe(written);
+    expect((await resourceOutputs("e2e-nv0"))["sha256"]).toBe(written);
   });
 
   it("with backup, a file deleted on the host is restored by up with the same content", async () => {

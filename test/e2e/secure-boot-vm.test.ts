@@ -6,7 +6,7 @@ import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
-import { installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
+import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
 import { waitForSerial } from "../support/serial.js";
 import { hostConnection, REPO_ROOT, testHostFile } from "../support/testhost.js";
 
@@ -28,7 +28,10 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
     await installProject(PROJECT);
     await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
   });
-  afterAll(() => closeAll());
+  afterAll(async () => {
+    await destroyIfPresent(PROJECT, STACK);
+    closeAll();
+  });
 
   it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
     outs = (await pulumiStack(PROJECT, "up", STACK, ...cfg(512))).result["outputs"] as Record<string, unknown>;

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Host } from "../../provider/host/host.js";
 import { TpmSetupError } from "../../provider/libvirt/errors.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { closeAll } from "../../provider/ssh/pool.js";
-import { nvramPathOf, plainDomain } from "../support/domain.js";
+import { nvramPathOf, plainDomain, removeTestDomain } from "../support/domain.js";
 import { hostConnection } from "../support/testhost.js";
 
 const conn = hostConnection("a");
@@ -17,12 +17,15 @@ const swtpmLog = `/var/log/swtpm/libvirt/qemu/${name}-swtpm.log`;
 const LOCK = "/var/lib/swtpm-localca/.lock.swtpm-localca";
 const inputs: DomainInputs = plainDomain(conn, name, { tpm: true, usb: true, cdroms: [{}], shutdownTimeoutSeconds: 1 });
 
-afterAll(async () => {
+// Each test starts from no domain: a failure in one never makes the next meet "already exists".
+afterEach(async () => {
   if (await virsh.exists(a, name)) {
     await virsh.destroy(a, name);
     await virsh.undefine(a, name, "keep");
   }
-  await a.run(["rm", "-f", "--", nvramPath]);
+});
+afterAll(async () => {
+  await removeTestDomain(a, name);
   closeAll();
 });
 
@@ -44,6 +47,7 @@ describe("Q35Domain devices that need host support", () => {
 
   it("says why the TPM could not be set up and how to fix it, and leaves nothing defined", async () => {
     // Fault: the local CA's lock file belongs to root (what a libvirtd that ran swtpm as root leaves).
+    await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.fd", nvramPath], "nvram");
     const before = (await a.check(["stat", "-c", "%u:%g %a", "--", LOCK], "stat")).stdout.trim().split(" ");
     await a.check(["chown", "root:root", "--", LOCK], "chown");
     await a.check(["chmod", "644", "--", LOCK], "chmod");

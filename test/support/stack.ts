@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -63,4 +63,16 @@ export function storedResources(projectDir: string, stack: string): StoredResour
   const file = path.join(projectDir, ".pulumi-state/.pulumi/stacks", project, `${stack}.json`);
   const checkpoint = JSON.parse(readFileSync(file, "utf8")) as { checkpoint: { latest?: { resources?: StoredResource[] } } };
   return checkpoint.checkpoint.latest?.resources ?? [];
+}
+
+/**
+ * Destroys and removes a test stack if it still exists: for `afterAll`, so that a test that failed
+ * half-way leaves nothing running for the next file or run. Never throws.
+ */
+export async function destroyIfPresent(projectDir: string, stack: string): Promise<void> {
+  const project = /^name:\s*(\S+)/m.exec(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"))?.[1] ?? "";
+  if (!existsSync(path.join(projectDir, ".pulumi-state/.pulumi/stacks", project, `${stack}.json`))) return;
+  await pulumiStack(projectDir, "destroy", stack, "--remove").catch((err: unknown) => {
+    console.error(`cleanup: destroying ${path.basename(projectDir)}:${stack} failed: ${err instanceof Error ? err.message : String(err)}`);
+  });
 }

@@ -28,11 +28,11 @@ const firmwareOn = (name: string) => {
 };
 
 const nvrams = nvramHosts.map(
-  (hostName, i) => new Nvram(`vm${i}`, { connection: connection(hostName), firmware: firmwareOn(hostName), backup: i === 0 && config.getBoolean("backup") === true }),
+  (hostName, i) => new Nvram(`e2e-nv${i}`, { connection: connection(hostName), firmware: firmwareOn(hostName), backup: i === 0 && config.getBoolean("backup") === true }),
 );
 const clone =
   config.getBoolean("clone") === true && nvrams[0] !== undefined
-    ? new Nvram("vm0-clone", { connection: connection(nvramHosts[0] ?? "a"), firmware: firmwareOn(nvramHosts[0] ?? "a"), source: nvrams[0] })
+    ? new Nvram("e2e-nv0-clone", { connection: connection(nvramHosts[0] ?? "a"), firmware: firmwareOn(nvramHosts[0] ?? "a"), source: nvrams[0] })
     : undefined;
 
 if (config.getBoolean("mismatch") === true) {
