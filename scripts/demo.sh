@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 EXAMPLE="$REPO_ROOT/examples/secure-boot-vm"
-log "checking the toolchain (Node 22, npm dependencies, the Pulumi CLI; the first run builds the CLI: about 4 minutes)"
+log "checking the toolchain (Node 22, npm dependencies, the Pulumi CLI; the first run builds the CLI: 4 to 8 minutes)"
 use_toolchain
 log "starting the local libvirt test host (installs libvirt, QEMU, OVMF and sshd when missing)"
 bash "$REPO_ROOT/scripts/testhost.sh" start >/dev/null

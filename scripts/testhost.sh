@@ -172,6 +172,9 @@ start_isolated() {
     for d in "${ISOLATED_DIRS[@]}"; do mkdir -p "$dir/root/$d"; chmod --reference="/$d" "$dir/root/$d" 2>/dev/null || true; done
     cp -a /etc/libvirt/. "$dir/root/etc/libvirt/"
     rm -f "$dir"/root/etc/libvirt/qemu/networks/autostart/*
+    # A new host has no domains: not the definitions (or autostart links) of this machine's libvirt.
+    find "$dir/root/etc/libvirt/qemu" -maxdepth 1 -name '*.xml' -delete
+    rm -rf "$dir/root/etc/libvirt/qemu/autostart"
     # The directory skeleton of /var/lib/libvirt (qemu/nvram, images, ...) with its owners and modes.
     (cd /var/lib/libvirt && find . -type d) | while read -r d; do
       mkdir -p "$dir/root/var/lib/libvirt/$d"
@@ -181,6 +184,13 @@ start_isolated() {
     find "$dir/root/var/lib/libvirt" -mindepth 1 -maxdepth 1 -name pulumi-ovmf -exec rm -rf {} +
     touch "$dir/.seeded"
   fi
+  # The log directories too (the package makes /var/log/libvirt/qemu; libvirtd does not): without
+  # them no domain can start there ("Unable to open file: /var/log/libvirt/qemu/...").
+  (cd /var/log/libvirt && find . -type d) | while read -r d; do
+    mkdir -p "$dir/root/var/log/libvirt/$d"
+    chown --reference="/var/log/libvirt/$d" "$dir/root/var/log/libvirt/$d"
+    chmod --reference="/var/log/libvirt/$d" "$dir/root/var/log/libvirt/$d"
+  done
   [ -f "$STATE_DIR/host_${name}_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "pulumi-ovmf-host-$name" -f "$STATE_DIR/host_${name}_ed25519_key"
   local port; port=$(free_port)
   sshd_config "$dir" sshd "host_${name}_ed25519_key" "$port"
