@@ -35,16 +35,25 @@ pulumi_sdk_version() {
     "$REPO_ROOT/package-lock.json"
 }
 
-# Puts the Pulumi CLI of exactly the SDK's version first on PATH (building it if needed).
+# Where the unmodified source of the Node.js language host lives when the module proxy lacks it.
+THIRD_PARTY_DIR="${PULUMI_OVMF_THIRD_PARTY:-$(cd "$REPO_ROOT/.." && pwd)/shared/third_party}"
+
+# Puts the Pulumi CLI of exactly the SDK's version first on PATH, with its Node.js language host and
+# the dynamic-provider launcher beside it (building them if needed).
 ensure_pulumi() {
   local version; version="$(pulumi_sdk_version)"
   if command -v pulumi >/dev/null && [ "$(pulumi version 2>/dev/null)" = "v$version" ] \
-     && command -v pulumi-resource-pulumi-nodejs >/dev/null; then
+     && command -v pulumi-resource-pulumi-nodejs >/dev/null && command -v pulumi-language-nodejs >/dev/null; then
     return 0
   fi
   local bin="$CACHE_DIR/pulumi-v$version/bin"
-  if [ ! -x "$bin/pulumi" ] || [ ! -x "$bin/pulumi-resource-pulumi-nodejs" ]; then
-    bash "$REPO_ROOT/scripts/build-pulumi-cli.sh" "$version" "$bin" || die "building the Pulumi CLI v$version failed"
+  # The language host may be missing on purpose (no source anywhere): rebuild only once its source appears.
+  local lang_missing=false
+  if [ ! -x "$bin/pulumi-language-nodejs" ] && { [ ! -f "$bin/.no-language-host" ] || [ -d "$THIRD_PARTY_DIR/pulumi-language-nodejs-v$version" ]; }; then
+    lang_missing=true
+  fi
+  if [ ! -x "$bin/pulumi" ] || [ ! -x "$bin/pulumi-resource-pulumi-nodejs" ] || $lang_missing; then
+    PULUMI_OVMF_THIRD_PARTY="$THIRD_PARTY_DIR" bash "$REPO_ROOT/scripts/build-pulumi-cli.sh" "$version" "$bin" || die "building the Pulumi CLI v$version failed"
   fi
   export PATH="$bin:$PATH"
   [ "$(pulumi version)" = "v$version" ] || die "pulumi on PATH is $(pulumi version), need v$version"

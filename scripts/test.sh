@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 use_toolchain
-log "node $(node --version), pulumi $(pulumi version)"
+log "node $(node --version), pulumi $(pulumi version), Node.js language host: $(command -v pulumi-language-nodejs || echo "none (inline programs only)")"
 ensure_virt_firmware  # an independent reader of NVRAM files for the tests
 bash "$REPO_ROOT/scripts/testhost.sh" start --hosts 2 >/dev/null  # a second host for host moves
 log "test host: $(tr -d '\n ' < "$REPO_ROOT/.testhost/testhost.json")"
