@@ -5,6 +5,7 @@ import type { Host } from "../host/host.js";
 import { describeState } from "../libvirt/domain-state.js";
 import { qemuLogPath } from "../libvirt/qemu-log.js";
 import * as virsh from "../libvirt/virsh.js";
+import { serialLogPath } from "./spec.js";
 import { identity } from "../ssh/connection.js";
 
 /** What the probe runs: the domain's own firmware, SMM need, CPU mode and emulator. */
@@ -76,7 +77,7 @@ export function probeDomainXml(name: string, guest: ProbeGuest, nvramPath: strin
 /** One probe, uncached; `name` names its throwaway domain. @internal (tests) */
 export async function probeKvm(host: Host, guest: ProbeGuest, name = `pulumi-ovmf-kvm-probe-${randomUUID().slice(0, 8)}`): Promise<"kvm" | "qemu"> {
   const nvramPath = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
-  const serialPath = `/var/log/libvirt/qemu/${name}-serial.log`;
+  const serialPath = serialLogPath(name);
   const what = `OVMF (${guest.codePath}) in a ${guest.cpuMode} guest${guest.needsSmm ? " with SMM (Secure Boot needs it)" : ""}`;
   const fallBack = async (why: string) => {
     await warn(

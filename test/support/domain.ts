@@ -1,7 +1,7 @@
 import type { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import type { ConnectionSpec } from "../../provider/ssh/connection.js";
-import type { DomainInputs } from "../../provider/q35-domain/spec.js";
+import { serialLogPath, type DomainInputs } from "../../provider/q35-domain/spec.js";
 
 /** libvirt's NVRAM path for a test domain. */
 export const nvramPathOf = (name: string) => `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
@@ -32,5 +32,5 @@ export async function removeTestDomain(host: Host, name: string): Promise<void> 
     await virsh.destroy(host, name);
     await virsh.undefine(host, name, "keep");
   }
-  await host.run(["rm", "-f", "--", nvramPathOf(name), `/var/log/libvirt/qemu/${name}-serial.log`]);
+  await host.run(["rm", "-f", "--", nvramPathOf(name), serialLogPath(name)]);
 }
