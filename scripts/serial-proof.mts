@@ -1,21 +1,30 @@
 /**
  * Waits until a VM's serial log on the test host shows what OVMF did with the unsigned EFI shell,
  * and prints those lines: the proof that Secure Boot is enforced (or not).
- *   node scripts/serial-proof.mts TESTHOST_JSON SERIAL_LOG_PATH [TIMEOUT_SECONDS]
- * Exits 0 when Secure Boot refused the shell, 1 when the shell started, 2 on timeout.
+ *   node scripts/serial-proof.mts TESTHOST_JSON DOMAIN SERIAL_LOG_PATH [TIMEOUT_SECONDS]
+ * Exits 0 when Secure Boot refused the shell, 1 when the shell started, 2 on timeout, 3 when the
+ * domain is not running: libvirt empties the serial log at every start, so only a running domain's
+ * log is from its current boot (a shut-off domain's log is an old one, and proves nothing).
  */
 import { readFileSync } from "node:fs";
 import { Host } from "../dist/provider/host/host.js";
 import { readFile, stat } from "../dist/provider/host/files.js";
+import { domstateReason } from "../dist/provider/libvirt/virsh.js";
 import { closeAll } from "../dist/provider/ssh/pool.js";
 
-const [jsonPath, logPath, timeoutArg] = process.argv.slice(2);
-if (jsonPath === undefined || logPath === undefined) {
-  console.error("usage: node scripts/serial-proof.mts TESTHOST_JSON SERIAL_LOG_PATH [TIMEOUT_SECONDS]");
+const [jsonPath, domain, logPath, timeoutArg] = process.argv.slice(2);
+if (jsonPath === undefined || domain === undefined || logPath === undefined) {
+  console.error("usage: node scripts/serial-proof.mts TESTHOST_JSON DOMAIN SERIAL_LOG_PATH [TIMEOUT_SECONDS]");
   process.exit(2);
 }
 const th = JSON.parse(readFileSync(jsonPath, "utf8"));
 const host = new Host({ host: th.host, port: th.port, user: th.user, privateKey: readFileSync(th.privateKeyPath, "utf8"), hostKey: th.hostKey });
+const state = await domstateReason(host, domain);
+if (state.state !== "running") {
+  console.log(`domain "${domain}" on ${host.target} is not running (virsh domstate --reason: "${state.state} (${state.reason})"): its serial log is from an earlier boot and proves nothing. Start it (pulumi up --refresh) and try again.`);
+  closeAll();
+  process.exit(3);
+}
 const deadline = Date.now() + Number(timeoutArg ?? 300) * 1000;
 let waited = 0;
 let code = 2;

@@ -2,10 +2,11 @@
 # A local libvirt test host reached over SSH, for tests, examples and the demo.
 #   testhost.sh start [--hosts N]
 #                       install what is missing, start virtlogd + libvirtd and a private sshd on
-#                       127.0.0.1 at a free port; print the connection as JSON (also kept in
-#                       $STATE_DIR/testhost.json, where tests and examples read it). With N > 1,
-#                       hosts b, c, ... are more libvirt hosts on this machine, each in a private
-#                       mount namespace (own libvirtd, NVRAM and firmware directories, sshd port).
+#                       127.0.0.1 at a free port (the one it had before, while free); print the
+#                       connection as JSON (also kept in $STATE_DIR/testhost.json, where tests and
+#                       examples read it). With N > 1, hosts b, c, ... are more libvirt hosts on
+#                       this machine, each in a private mount namespace (own libvirtd, NVRAM and
+#                       firmware directories, sshd port). Without --hosts: the hosts running now.
 #   testhost.sh stop    stop the sshds and the extra hosts (the machine's libvirtd keeps running)
 #   testhost.sh json    print the JSON of the running host
 # Idempotent; needs root on a Debian machine. Nothing else in the project hard-codes ports or keys.
@@ -52,8 +53,14 @@ swtpm_state() {
   if getent passwd tss >/dev/null && [ -d /var/lib/swtpm-localca ]; then chown -R tss:root /var/lib/swtpm-localca; fi
 }
 
+# free_port [PORTFILE]: the port a host had before (PORTFILE) when it is still free, so that a
+# stack pointed at the test host keeps working after a restart; otherwise a random free one.
 free_port() {
   local p
+  if [ -n "${1:-}" ] && [ -f "$1" ]; then
+    p=$(cat "$1")
+    if [[ "$p" =~ ^[0-9]+$ ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  fi
   for _ in $(seq 1 100); do
     p=$(( 20000 + RANDOM % 40000 ))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
@@ -63,7 +70,7 @@ free_port() {
 
 pid_alive() { [ -f "$STATE_DIR/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/$1.pid")" 2>/dev/null; }
 sshd_running() { pid_alive sshd && pid_alive bastion; }
-HOSTS="${PULUMI_OVMF_TESTHOSTS:-1}"
+HOSTS="${PULUMI_OVMF_TESTHOSTS:-}"
 
 # kvm only when KVM here really runs OVMF (nested KVM often starts a guest, then stops it on the
 # firmware's first unusual instruction); else qemu (TCG). Decided by the provider's own probe, the one
@@ -145,7 +152,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 
 # start_one NAME HOSTKEY: a private sshd on this machine's own libvirt (host "a", and the bastion).
 start_one() {
-  local name=$1 hostkey=$2 port; port=$(free_port)
+  local name=$1 hostkey=$2 port; port=$(free_port "$STATE_DIR/$name.port")
   sshd_config "$STATE_DIR" "$name" "$hostkey" "$port"
   /usr/sbin/sshd -f "$STATE_DIR/$name.config" -E "$STATE_DIR/$name.log" || die "sshd failed to start (see $STATE_DIR/$name.log)"
   wait_port "$port"
@@ -192,7 +199,7 @@ start_isolated() {
     chmod --reference="/var/log/libvirt/$d" "$dir/root/var/log/libvirt/$d"
   done
   [ -f "$STATE_DIR/host_${name}_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "pulumi-ovmf-host-$name" -f "$STATE_DIR/host_${name}_ed25519_key"
-  local port; port=$(free_port)
+  local port; port=$(free_port "$dir/sshd.port")
   sshd_config "$dir" sshd "host_${name}_ed25519_key" "$port"
   unshare --mount --propagation private -- sh -c "$ISOLATED_INIT" sh "$dir" "${ISOLATED_DIRS[@]}" \
     || die "isolated host $name failed to start (see $dir/sshd.log)"
@@ -277,6 +284,11 @@ while [ $# -gt 0 ]; do
     *) die "unknown option $1 (usage: testhost.sh start [--hosts N]|stop|json)" ;;
   esac
 done
+if [ -z "$HOSTS" ]; then
+  # Without --hosts, keep the hosts that run (a demo after `npm test` must not drop host b).
+  HOSTS=1
+  while [ "$HOSTS" -lt ${#HOST_NAMES[@]} ] && isolated_running "${HOST_NAMES[$HOSTS]}"; do HOSTS=$((HOSTS + 1)); done
+fi
 [ "$HOSTS" -ge 1 ] && [ "$HOSTS" -le ${#HOST_NAMES[@]} ] || die "--hosts takes 1 to ${#HOST_NAMES[@]}"
 
 case "$cmd" in

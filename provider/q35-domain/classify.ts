@@ -1,3 +1,5 @@
+import { isUnknown } from "../dynamic.js";
+import { hasUnknowns } from "../inputs.js";
 import { identity } from "../ssh/connection.js";
 import type { DomainInputs } from "./spec.js";
 
@@ -53,4 +55,17 @@ export function classify(olds: DomainInputs, news: DomainInputs): Classified {
   }
   const kind = changed.reduce<ChangeKind>((k, c) => (RANK[c.kind] > RANK[k] ? c.kind : k), "none");
   return { kind, changed };
+}
+
+/**
+ * What replaces the domain when some new inputs are not known yet (a preview in which the firmware
+ * or NVRAM they depend on is being replaced): the name or the host, when unknown or known and
+ * changed. Everything else that is unknown may change, so the rest is an update. Pure.
+ */
+export function replacesWithUnknowns(olds: DomainInputs, news: DomainInputs): string[] {
+  const replaces: string[] = [];
+  if (isUnknown(news.name) || news.name !== olds.name) replaces.push("name");
+  const { host, port } = news.connection;
+  if (hasUnknowns([host, port]) || identity(olds.connection) !== identity(news.connection)) replaces.push("connection");
+  return replaces;
 }

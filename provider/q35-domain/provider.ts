@@ -1,12 +1,12 @@
 import { warn } from "../engine-log.js";
 import { OvmfError } from "../errors.js";
-import { isUnknown, stripProvider } from "../dynamic.js";
+import { stripProvider } from "../dynamic.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
 import { emulatorOf, parseDomain, renderDomain } from "../libvirt/domain-xml.js";
 import { DomainNotRunningError } from "../libvirt/errors.js";
 import * as virsh from "../libvirt/virsh.js";
-import { classify } from "./classify.js";
+import { classify, replacesWithUnknowns } from "./classify.js";
 import { probePciDevices } from "./hostdev-probe.js";
 import { hostdevFailures } from "./hostdevs.js";
 import { resolveDomainType } from "./domain-type.js";
@@ -101,10 +101,7 @@ export const q35DomainProvider = {
   },
 
   async diff(_id: string, olds: DomainOutputs, news: DomainInputs) {
-    if (hasUnknowns(news)) {
-      const replaces = isUnknown(news.name) || hasUnknowns([news.connection.host, news.connection.port]) ? ["name"] : [];
-      return { changes: true, replaces, deleteBeforeReplace: true };
-    }
+    if (hasUnknowns(news)) return { changes: true, replaces: replacesWithUnknowns(olds, news), deleteBeforeReplace: true };
     const c = classify(olds, news);
     // The old domain goes first: two domains must never run on one NVRAM file.
     return { changes: c.changed.length > 0, replaces: c.changed.filter((x) => x.kind === "replace").map((x) => x.property), deleteBeforeReplace: true };

@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { closeAll } from "../../provider/ssh/pool.js";
-import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
+import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/nvram");
-const STACK = "e2e-nvram";
+const s = new TestStack(PROJECT, "e2e-nvram");
 const a = new Host(hostConnection("a"));
 const b = new Host(hostConnection("b"));
 const DISTRIBUTION = ["/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", "/usr/share/OVMF/OVMF_VARS.ms.fd"];
@@ -25,23 +25,13 @@ interface Outputs {
 }
 
 async function up(...config: string[]): Promise<Outputs> {
-  const { result } = await pulumiStack(PROJECT, "up", STACK, ...config.flatMap((c) => ["--config", c]));
-  return result["outputs"] as Outputs;
+  return (await s.up(config)).outputs as unknown as Outputs;
 }
 
 /** Overwrites 16 bytes inside the variable store, as a guest writing a UEFI variable would. */
 async function guestWrite(host: Host, file: string): Promise<string> {
   await host.check(["sh", "-c", 'printf "pulumi-ovmf-var!" | dd of="$1" bs=1 seek=8192 conv=notrunc status=none', "sh", file], "guest write");
   return sha256(host, file);
-}
-
-/** A resource's outputs in the stack state (refresh updates these, not the stack's exports). */
-async function resourceOutputs(name: string): Promise<Record<string, unknown>> {
-  const { result } = await pulumiStack(PROJECT, "export", STACK);
-  const resources = (result["deployment"] as { deployment: { resources: Array<{ urn: string; outputs: Record<string, unknown> }> } }).deployment.resources;
-  const found = resources.find((r) => r.urn.endsWith(`::${name}`));
-  if (found === undefined) throw new Error(`no resource ${name} in the stack`);
-  return found.outputs;
 }
 
 const base = ["backup=true", "clone=true", "mismatch=false"];
@@ -51,11 +41,11 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
   beforeAll(async () => {
     await requirePulumiCli();
     await installProject(PROJECT);
-    await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
+    await s.destroyIfPresent();
     for (const f of DISTRIBUTION) distributionBefore[f] = await sha256(a, f);
   });
   afterAll(async () => {
-    await destroyIfPresent(PROJECT, STACK);
+    await s.destroyIfPresent();
     closeAll();
   });
 
@@ -72,7 +62,7 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     expect(outs.nvramSha256).toEqual(outs.templateSha256);
     expect(outs.nvramPaths[0]).toBe("/var/lib/libvirt/qemu/nvram/e2e-nv0_VARS.fd");
     expect(await stat(a, outs.nvramPaths[0]!)).toMatchObject({ mode: "600", owner: "root" });
-    const vm0 = storedResources(PROJECT, STACK).find((r) => r.urn.endsWith("::e2e-nv0"));
+    const vm0 = s.stored().find((r) => r.urn.endsWith("::e2e-nv0"));
     expect(JSON.stringify(vm0?.outputs["backupData"])).toContain("ciphertext");
   });
 
@@ -83,9 +73,9 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
 
   it("a guest rewriting its variables is not drift: refresh records it, preview shows no changes", async () => {
     const written = await guestWrite(a, outs.nvramPaths[0]!);
-    await pulumiStack(PROJECT, "refresh", STACK);
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
-    expect((await resourceOutputs("e2e-nv0"))["sha256"]).toBe(written);
+    await s.refresh();
+    await s.preview({ expectNoChanges: true });
+    expect((await s.resourceOutputs("::e2e-nv0"))["sha256"]).toBe(written);
   });
 
   it("with backup, a file deleted on the host is restored by up with the same content", async () => {
@@ -93,8 +83,8 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     const before = await sha256(a, file);
     expect(before).not.toBe(outs.templateSha256[0]);
     await a.check(["rm", "-f", "--", file], "rm");
-    const preview = await pulumiStack(PROJECT, "preview", STACK);
-    expect(preview.result["changeSummary"]).toMatchObject({ update: 1 });
+    const preview = await s.preview({ diff: true });
+    expect(preview.summary).toMatchObject({ update: 1 });
     await up(`nvramHosts=["a","a","a"]`, ...base);
     expect(await sha256(a, file)).toBe(before);
   });
@@ -107,27 +97,27 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     expect(await sha256(b, file)).toBe(written);
     expect(moved.nvramSha256[1]).toBe(written);
     expect(await stat(a, file)).toBeUndefined();
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes");
+    await s.preview({ expectNoChanges: true });
   });
 
   it("rejects a 4M CODE with a 2M vars template at preview, naming both, and creates nothing", async () => {
-    const err = await pulumiStack(PROJECT, "preview", STACK, "--config", "mismatch=true").then(
+    const err = await s.preview({ config: ["mismatch=true"] }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
     expect(err?.message).toContain("/usr/share/OVMF/OVMF_VARS.ms.fd (131,072 bytes) does not match the firmware /usr/share/OVMF/OVMF_CODE_4M.secboot.fd (3,653,632 bytes");
     expect(err?.message).toContain("varsTemplatePath");
-    await pulumiStack(PROJECT, "preview", STACK, "--config", "mismatch=false", "--expect-no-changes");
+    await s.preview({ config: ["mismatch=false"], expectNoChanges: true });
   });
 
   it("destroy removes the NVRAM files and leaves the distribution's firmware alone", async () => {
     const paths = [...outs.nvramPaths, outs.clonePath!];
-    await pulumiStack(PROJECT, "destroy", STACK);
+    await s.destroy();
     for (const p of paths) {
       expect(await stat(a, p)).toBeUndefined();
       expect(await stat(b, p)).toBeUndefined();
     }
     for (const f of DISTRIBUTION) expect(await sha256(a, f)).toBe(distributionBefore[f]);
-    await pulumiStack(PROJECT, "destroy", STACK, "--remove");
+    await s.destroy({ remove: true });
   });
 });

@@ -7,11 +7,11 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
 import { waitForSerial } from "../support/serial.js";
-import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli } from "../support/stack.js";
+import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
-const STACK = "e2e-domain";
+const s = new TestStack(PROJECT, "e2e-domain");
 const a = new Host(hostConnection("a"));
 const b = new Host(hostConnection("b"));
 const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset="];
@@ -19,10 +19,10 @@ const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=2
 const cfg = (...overrides: string[]) => {
   const merged = new Map(DEFAULTS.map((kv) => [kv.split("=")[0]!, kv]));
   for (const kv of overrides) merged.set(kv.split("=")[0]!, kv);
-  return [...merged.values()].flatMap((kv) => ["--config", kv]);
+  return [...merged.values()];
 };
-const up = async (...o: string[]) => (await pulumiStack(PROJECT, "up", STACK, ...cfg(...o))).result["outputs"] as Record<string, string>;
-const preview = (...o: string[]) => pulumiStack(PROJECT, "preview", STACK, "--diff", ...cfg(...o));
+const up = async (...o: string[]) => (await s.up(cfg(...o))).outputs as Record<string, string>;
+const preview = (...o: string[]) => s.preview({ diff: true, config: cfg(...o) });
 
 const serialShows = (file: string, text: RegExp, timeoutMs = 180_000, host = a) => waitForSerial(host, file, text, timeoutMs);
 
@@ -32,16 +32,16 @@ describe("Q35Domain with the real Pulumi CLI", () => {
   beforeAll(async () => {
     await requirePulumiCli();
     await installProject(PROJECT);
-    await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
+    await s.destroyIfPresent();
   });
   afterAll(async () => {
-    await destroyIfPresent(PROJECT, STACK);
+    await s.destroyIfPresent();
     closeAll();
   });
 
   it("boots with Secure Boot enforced: OVMF refuses the unsigned EFI shell", async () => {
-    const run = await pulumiStack(PROJECT, "up", STACK, ...cfg());
-    outs = run.result["outputs"] as Record<string, string>;
+    const run = await s.up(cfg());
+    outs = run.outputs as Record<string, string>;
     expect(outs["machine"]).toMatch(/^pc-q35-/);
     // domainType auto says so when it settles for software emulation, and why.
     if (outs["domainType"] === "qemu") expect(run.stdout).toMatch(/warning: domainType "auto" uses qemu \(TCG: software emulation, much slower than KVM\) on root@127\.0\.0\.1:\d+, because KVM cannot run OVMF \(\/usr\/share\/OVMF\/\S+\) in a host-passthrough guest with SMM \(Secure Boot needs it\) there: \S.*\. Set domainType: "qemu"/);
@@ -54,17 +54,17 @@ describe("Q35Domain with the real Pulumi CLI", () => {
   });
 
   it("preview right after up, and after refresh, shows no changes", async () => {
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg());
-    await pulumiStack(PROJECT, "refresh", STACK, "--expect-no-changes");
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg());
+    await s.preview({ expectNoChanges: true, config: cfg() });
+    await s.refresh({ expectNoChanges: true });
+    await s.preview({ expectNoChanges: true });
   });
 
   it("an out-of-band memory change shows after refresh, and up puts it back", async () => {
     await a.check(["virsh", "-q", "setmaxmem", "e2e-vm", "300M", "--config"], "setmaxmem");
-    const refresh = await pulumiStack(PROJECT, "refresh", STACK);
-    expect(refresh.result["summary"]).toMatchObject({ update: 1 });
+    const refresh = await s.refresh();
+    expect(refresh.summary).toMatchObject({ update: 1 });
     const p = await preview();
-    expect(p.result["changeSummary"]).toMatchObject({ update: 1 });
+    expect(p.summary).toMatchObject({ update: 1 });
     expect(p.stdout, p.stdout).toMatch(/memoryMiB\s*:\s*300 => 256/);
     await up();
     expect(parseDomain(await virsh.dumpxml(a, "e2e-vm", true)).memoryMiB).toBe(256);
@@ -76,8 +76,8 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     const written = await sha256(a, nvram);
     expect(written).not.toBe(outs["templateSha256"]); // OVMF wrote its variables while booting
     const p = await preview("running=false", "memoryMiB=320");
-    expect(p.result["changeSummary"]).toMatchObject({ update: 1 });
-    expect(p.result["changeSummary"]).not.toHaveProperty("replace");
+    expect(p.summary).toMatchObject({ update: 1 });
+    expect(p.summary).not.toHaveProperty("replace");
     // What a reviewer reads in `pulumi preview --diff`: an update, and the one input that changed.
     expect(p.stdout, p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(update\)/);
     expect(p.stdout, p.stdout).toMatch(/~ memoryMiB\s*: 256 => 320/);
@@ -93,7 +93,7 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     await up("memoryMiB=320", "running=false");
     const before = await sha256(a, outs["nvramPath"]!);
     const p = await preview("memoryMiB=320", "running=false", "domainName=e2e-vm2");
-    expect(p.result["changeSummary"]).toMatchObject({ replace: 1 });
+    expect(p.summary).toMatchObject({ replace: 1 });
     expect(p.stdout, p.stdout).toMatch(/\+-pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(replace\)/);
     expect(p.stdout, p.stdout).toMatch(/~ name\s*: "e2e-vm" => "e2e-vm2"/);
     await up("memoryMiB=320", "running=false", "domainName=e2e-vm2");
@@ -144,19 +144,18 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     expect(await virsh.domstate(b, "e2e-vm")).toBe("running");
     // The Nvram's sha256 was taken on b right after the verified copy, before the domain started
     // there: it is the content OVMF left on a (its boot variables), not a fresh template.
-    const moved = (await pulumiStack(PROJECT, "export", STACK)).result["deployment"] as { deployment: { resources: Array<{ urn: string; outputs: Record<string, unknown> }> } };
-    const nvramSha = moved.deployment.resources.find((r) => r.urn.endsWith("Nvram::e2e-vm"))?.outputs["sha256"];
+    const nvramSha = (await s.resourceOutputs("Nvram::e2e-vm"))["sha256"];
     expect(nvramSha).not.toBe(template);
     await serialShows(outs["serialLogPath"]!, /Security Violation/, 180_000, b);
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg("nvramReset=secure-again", "host=b"));
+    await s.preview({ expectNoChanges: true, config: cfg("nvramReset=secure-again", "host=b") });
   });
 
   it("destroy removes the domain and the NVRAM", async () => {
-    await pulumiStack(PROJECT, "destroy", STACK);
+    expect((await s.destroy()).summary).toEqual({ delete: 4 });
     for (const host of [a, b]) {
       expect(await virsh.exists(host, "e2e-vm")).toBe(false);
       expect(await stat(host, outs["nvramPath"]!)).toBeUndefined();
     }
-    await pulumiStack(PROJECT, "destroy", STACK, "--remove");
+    await s.destroy({ remove: true });
   });
 });

@@ -6,18 +6,19 @@ import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
-import { destroyIfPresent, installProject, pulumiStack, requirePulumiCli, storedResources } from "../support/stack.js";
+import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
+import { rejection } from "../support/rejection.js";
 import { waitForSerial } from "../support/serial.js";
 import { hostConnection, REPO_ROOT, testHostFile } from "../support/testhost.js";
 
 const run = promisify(execFile);
 
-// The example the demo deploys, driven exactly as `npm run demo` drives it.
+// The example the demo deploys, driven as `npm run demo` drives it: plain pulumi in its directory.
 const PROJECT = path.join(REPO_ROOT, "examples/secure-boot-vm");
-const STACK = "e2e-secure-boot-vm";
+const s = new TestStack(PROJECT, "e2e-secure-boot-vm");
 // Not the demo's "sb-demo": `npm run demo` and then `npm test` must both work, and the demo's VM stays.
 const VM = "e2e-sb-vm";
-const cfg = (memoryMiB: number) => ["--config", `memoryMiB=${memoryMiB}`, "--config", `vmName=${VM}`];
+const cfg = (memoryMiB: number) => [`memoryMiB=${memoryMiB}`, `vmName=${VM}`];
 const a = new Host(hostConnection("a"));
 let outs: Record<string, unknown>;
 let codeSha: string;
@@ -26,20 +27,20 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   beforeAll(async () => {
     await requirePulumiCli();
     await installProject(PROJECT);
-    await pulumiStack(PROJECT, "destroy", STACK, "--remove").catch(() => undefined);
+    await s.destroyIfPresent();
   });
   afterAll(async () => {
-    await destroyIfPresent(PROJECT, STACK);
+    await s.destroyIfPresent();
     closeAll();
   });
 
   it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
-    outs = (await pulumiStack(PROJECT, "up", STACK, ...cfg(512))).result["outputs"] as Record<string, unknown>;
+    outs = (await s.up(cfg(512))).outputs;
     expect(outs).toMatchObject({ domainName: VM, secureBoot: true, firmware: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramPath: `/var/lib/libvirt/qemu/nvram/${VM}_VARS.fd` });
     codeSha = await sha256(a, String(outs["firmware"]));
-    const types = storedResources(PROJECT, STACK).map((r) => r.type);
+    const types = s.stored().map((r) => r.type);
     expect(types).toEqual(expect.arrayContaining(["pulumi-ovmf:index:SecureBootVm", "pulumi-nodejs:dynamic/ovmf:FirmwareImage", "pulumi-nodejs:dynamic/ovmf:Nvram", "pulumi-nodejs:dynamic/ovmf:Q35Domain"]));
-    for (const r of storedResources(PROJECT, STACK).filter((x) => x.type.startsWith("pulumi-nodejs:dynamic"))) {
+    for (const r of s.stored().filter((x) => x.type.startsWith("pulumi-nodejs:dynamic"))) {
       expect(String(r.inputs["__provider"]).length).toBeLessThan(2048);
     }
     const log = await waitForSerial(a, String(outs["serialLogPath"]), /Security Violation|Shell>/, 240_000);
@@ -47,32 +48,47 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   });
 
   it("the demo's proof tool reads the same verdict", async () => {
-    const { stdout } = await run(process.execPath, [path.join(REPO_ROOT, "scripts/serial-proof.mts"), testHostFile(), String(outs["serialLogPath"]), "60"]);
+    const { stdout } = await run(process.execPath, [path.join(REPO_ROOT, "scripts/serial-proof.mts"), testHostFile(), VM, String(outs["serialLogPath"]), "60"]);
     expect(stdout).toContain("Secure Boot is enforced: OVMF refused to start the unsigned EFI shell");
   });
 
   it("preview and refresh afterwards show no changes", async () => {
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg(512));
-    await pulumiStack(PROJECT, "refresh", STACK, "--expect-no-changes");
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg(512));
+    await s.preview({ expectNoChanges: true, config: cfg(512) });
+    await s.refresh({ expectNoChanges: true });
+    await s.preview({ expectNoChanges: true });
   });
 
   it("an update (more memory) restarts the VM in place: same UUID, same NVRAM file, still Secure Boot", async () => {
-    const { result } = await pulumiStack(PROJECT, "up", STACK, ...cfg(768));
-    expect(result["summary"]).toMatchObject({ update: 1 });
-    expect(result["summary"]).not.toHaveProperty("replace");
-    const updated = result["outputs"] as Record<string, unknown>;
+    // What a reviewer reads in `pulumi preview --diff` first: an update of the one input that changed.
+    const p = await s.preview({ diff: true, config: cfg(768) });
+    expect(p.stdout, p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(update\)/);
+    expect(p.stdout, p.stdout).toMatch(/~ memoryMiB\s*: 512 => 768/);
+    expect(p.stdout).not.toMatch(/\(replace\)/);
+    const { summary, outputs: updated } = await s.up();
+    expect(summary).toMatchObject({ update: 1 });
+    expect(summary).not.toHaveProperty("replace");
     expect(updated["uuid"]).toBe(outs["uuid"]);
     expect(updated["nvramPath"]).toBe(outs["nvramPath"]);
     expect(await virsh.domstate(a, VM)).toBe("running");
     const xml = await virsh.dumpxml(a, VM, true);
     expect(xml).toMatch(/<memory unit='KiB'>786432<\/memory>/);
     expect(xml).toMatch(/<loader readonly='yes' secure='yes' type='pflash'>/);
-    await pulumiStack(PROJECT, "preview", STACK, "--expect-no-changes", ...cfg(768));
+    await s.preview({ expectNoChanges: true });
+  });
+
+  it("the proof tool refuses a stopped VM's serial log (it is from an earlier boot), and up --refresh starts the VM again", async () => {
+    await virsh.destroy(a, VM);
+    const proof = await rejection(run(process.execPath, [path.join(REPO_ROOT, "scripts/serial-proof.mts"), testHostFile(), VM, String(outs["serialLogPath"]), "5"]));
+    expect((proof as Error & { code?: number; stdout?: string }).code).toBe(3);
+    expect((proof as Error & { stdout?: string }).stdout).toContain(`domain "${VM}" on root@127.0.0.1:`);
+    expect((proof as Error & { stdout?: string }).stdout).toContain("is not running (virsh domstate --reason: \"shut off (destroyed)\"): its serial log is from an earlier boot");
+    const up = await s.up([], { refresh: true });
+    expect(up.summary).toMatchObject({ update: 1 });
+    expect(await virsh.domstate(a, VM)).toBe("running");
   });
 
   it("destroy leaves no domain and no NVRAM, and the distribution firmware as it was", async () => {
-    await pulumiStack(PROJECT, "destroy", STACK, "--remove");
+    await s.destroy({ remove: true });
     expect(await virsh.exists(a, VM)).toBe(false);
     expect(await stat(a, String(outs["nvramPath"]))).toBeUndefined();
     expect(await sha256(a, String(outs["firmware"]))).toBe(codeSha);

@@ -39,6 +39,8 @@ function sweepStacks(): string[] {
   const projects = ["examples", "test/e2e/projects"].flatMap((d) => readdirSync(path.join(REPO_ROOT, d), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(REPO_ROOT, d, e.name)));
   const removed: string[] = [];
   for (const project of projects) {
+    // The stacks' config files (`pulumi config set` writes Pulumi.<stack>.yaml beside Pulumi.yaml).
+    for (const f of readdirSync(project).filter((e) => /^Pulumi\.e2e-.*\.yaml$/.test(e))) rmSync(path.join(project, f), { force: true });
     const root = path.join(project, ".pulumi-state/.pulumi");
     for (const kind of ["stacks", "history", "backups", "locks/organization"]) {
       const dir = path.join(root, kind);

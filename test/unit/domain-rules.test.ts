@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UNKNOWN } from "../../provider/dynamic.js";
-import { CHANGE_TABLE, classify } from "../../provider/q35-domain/classify.js";
+import { CHANGE_TABLE, classify, replacesWithUnknowns } from "../../provider/q35-domain/classify.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { validateDomain } from "../../provider/q35-domain/validate.js";
 
@@ -56,6 +56,14 @@ describe("classify (the README's update vs replace table)", () => {
     expect(classify(base, { ...base, connection: { ...conn, user: "ops", sudo: true } }).kind).toBe("none");
     expect(classify(base, { ...base, shutdownTimeoutSeconds: 5 }).kind).toBe("none");
     expect(classify(base, base)).toEqual({ kind: "none", changed: [] });
+  });
+  it("with inputs not known yet (the firmware being replaced), a new host or name still replaces", () => {
+    const pending = { ...base, firmware: UNKNOWN as unknown as DomainInputs["firmware"] };
+    expect(replacesWithUnknowns(base, pending)).toEqual([]);
+    expect(replacesWithUnknowns(base, { ...pending, connection: { ...conn, port: 2222 } })).toEqual(["connection"]);
+    expect(replacesWithUnknowns(base, { ...pending, connection: { ...conn, host: UNKNOWN } })).toEqual(["connection"]);
+    expect(replacesWithUnknowns(base, { ...pending, name: "web2" })).toEqual(["name"]);
+    expect(replacesWithUnknowns(base, { ...pending, name: UNKNOWN })).toEqual(["name"]);
   });
   it("covers every input", () => {
     const inputs = ["name", "memoryMiB", "vcpus", "firmware", "nvram", "secureBoot", "domainType", "cpuMode", "disks", "cdroms", "networks", "graphics", "serial", "usb", "pcieRootPorts", "hostdevs", "tpm", "devicesXml", "running", "autostart", "shutdownTimeoutSeconds", "adopt"];
