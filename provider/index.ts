@@ -8,6 +8,7 @@ import { firmwareProvider } from "./firmware/provider.js";
 import { hostInfoProvider } from "./host-info/provider.js";
 import { nvramProvider } from "./nvram/provider.js";
 import { q35DomainProvider } from "./q35-domain/provider.js";
+import { tpmStateProvider } from "./tpm-state/provider.js";
 
 /** Resource implementations by kind; the sdk's shims look them up by these names. */
 export const providers = {
@@ -15,6 +16,7 @@ export const providers = {
   "firmware-image": firmwareProvider,
   nvram: nvramProvider,
   "q35-domain": q35DomainProvider,
+  "tpm-state": tpmStateProvider,
 } as const;
 
 export type ProviderKind = keyof typeof providers;

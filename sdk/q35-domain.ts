@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { TpmState } from "./tpm-state.js";
 import q35DomainProvider from "../provider/shims/q35-domain.js";
 import type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec } from "../provider/q35-domain/spec.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
@@ -48,8 +49,11 @@ export interface Q35DomainArgs {
   pcieRootPorts?: pulumi.Input<number>;
   /** VFIO PCI passthrough devices. */
   hostdevs?: pulumi.Input<pulumi.Input<HostdevSpec>[]>;
-  /** An emulated TPM 2.0 (needs swtpm on the host). Default false. */
-  tpm?: pulumi.Input<boolean>;
+  /**
+   * An emulated TPM 2.0 (swtpm on the host), whose state a {@link TpmState} owns: the domain takes
+   * its UUID, so a rename, a replacement or a host move keeps the same TPM. Default: none.
+   */
+  tpm?: TpmState;
   /** Whether the domain runs. Default true. Applied without a restart. */
   running?: pulumi.Input<boolean>;
   /** Start with the host. Default false. Applied without a restart. */
@@ -84,9 +88,13 @@ export class Q35Domain extends pulumi.dynamic.Resource {
   declare public readonly serialLogPath: pulumi.Output<string>;
 
   constructor(name: string, args: Q35DomainArgs, opts?: pulumi.CustomResourceOptions) {
-    const { firmware, nvram, ...rest } = args;
+    const { firmware, nvram, tpm, ...rest } = args;
+    // Plain JavaScript may still pass `tpm: true`: the provider then says what to pass instead.
+    const tpmArg = tpm as TpmState | boolean | undefined;
     const props = {
       ...rest,
+      tpm: tpmArg === undefined ? undefined : tpmArg instanceof TpmState ? true : tpmArg,
+      tpmState: tpmArg instanceof TpmState ? { uuid: tpmArg.uuid } : undefined,
       connection: secretConnection(args.connection),
       name: args.name ?? name,
       firmware: pulumi.all([firmware.codePath, firmware.varsTemplatePath, firmware.features, firmware.variant]).apply(([codePath, varsTemplatePath, features, variant]) => ({

@@ -3,11 +3,17 @@ import type { ConnectionArgs } from "./connection.js";
 import { FirmwareImage } from "./firmware-image.js";
 import { Nvram } from "./nvram.js";
 import { Q35Domain, type CdromSpec, type DiskSpec, type NetworkSpec } from "./q35-domain.js";
+import { TpmState } from "./tpm-state.js";
 
 /** Inputs of {@link SecureBootVm}. */
 export interface SecureBootVmArgs {
-  /** The libvirt host. */
+  /** The libvirt host. Changing it moves the VM: its NVRAM and TPM state go with it. */
   connection: ConnectionArgs;
+  /**
+   * The libvirt domain name. Default: the component's name. Changing it renames the VM (the domain
+   * is replaced; its UUID, NVRAM and TPM stay).
+   */
+  name?: pulumi.Input<string>;
   /** Guest memory in MiB. */
   memoryMiB: pulumi.Input<number>;
   /** Virtual CPUs. */
@@ -25,6 +31,13 @@ export interface SecureBootVmArgs {
   firmware?: FirmwareImage;
   /** Keep a backup of the NVRAM in the stack state (see {@link Nvram}). Default false. */
   backupNvram?: pulumi.Input<boolean>;
+  /**
+   * An emulated TPM 2.0 whose state a {@link TpmState} owns (kept across renames, moved with the VM,
+   * never deleted before the VM is). Default false.
+   */
+  tpm?: boolean;
+  /** Keep a backup of the TPM state in the stack state (see {@link TpmState}). Default false. */
+  backupTpm?: pulumi.Input<boolean>;
   /** Whether the VM runs. Default true. */
   running?: pulumi.Input<boolean>;
   /** How long a graceful shutdown may take before power-off. Default 60. */
@@ -42,9 +55,11 @@ export class SecureBootVm extends pulumi.ComponentResource {
   public readonly nvram: Nvram;
   /** The libvirt domain. */
   public readonly domain: Q35Domain;
+  /** The VM's TPM state, with `tpm: true`. */
+  public readonly tpm: TpmState | undefined;
   /** The libvirt domain name (the component's name). */
   public readonly domainName: pulumi.Output<string>;
-  /** libvirt's UUID of the domain. */
+  /** The domain's UUID (with a TPM: the TpmState's, the same for the VM's life). */
   public readonly uuid: pulumi.Output<string>;
   /** Path of the NVRAM file on the host. */
   public readonly nvramPath: pulumi.Output<string>;
@@ -65,10 +80,17 @@ export class SecureBootVm extends pulumi.ComponentResource {
     const child = { parent: this };
     this.firmware = args.firmware ?? new FirmwareImage(`${name}-firmware`, { connection: args.connection, secureBoot: true, enrolledKeys: true }, child);
     this.nvram = new Nvram(name, { connection: args.connection, firmware: this.firmware, ...(args.backupNvram === undefined ? {} : { backup: args.backupNvram }) }, child);
+    const vmName = args.name ?? name;
+    this.tpm =
+      args.tpm === true
+        ? new TpmState(name, { connection: args.connection, vmName, ...(args.backupTpm === undefined ? {} : { backup: args.backupTpm }) }, child)
+        : undefined;
     this.domain = new Q35Domain(
       name,
       {
         connection: args.connection,
+        name: vmName,
+        ...(this.tpm === undefined ? {} : { tpm: this.tpm }),
         memoryMiB: args.memoryMiB,
         vcpus: args.vcpus,
         firmware: this.firmware,

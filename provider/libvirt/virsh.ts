@@ -1,6 +1,7 @@
 import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
 import { parseStateWithReason, type DomainState, type StateWithReason } from "./domain-state.js";
+import { OvmfError } from "../errors.js";
 import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, TpmSetupError, VirshError } from "./errors.js";
 import { qemuFailureLines, qemuLogPath } from "./qemu-log.js";
 import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
@@ -70,7 +71,11 @@ async function startOnly(host: Host, domain: string): Promise<void> {
 /** Forced power-off. A domain that is already off is not an error. */
 export async function destroy(host: Host, domain: string): Promise<void> {
   if ((await domstate(host, domain)) === "shut off") return;
-  await virsh(host, "destroy", ["--", domain], domain);
+  // Two resources may stop the same domain at once (its Nvram and its TpmState both moving):
+  // one that finds it already off has what it wanted.
+  await virsh(host, "destroy", ["--", domain], domain).catch((err: unknown) => {
+    if (!/domain is not running/i.test(String(err))) throw err;
+  });
 }
 
 export type { DomainState } from "./domain-state.js";
@@ -127,11 +132,28 @@ export async function shutdown(host: Host, domain: string, timeoutSeconds: numbe
 }
 
 /**
- * Undefines a domain with an explicit NVRAM choice: `keep` (the NVRAM file belongs to an Nvram
- * resource, so this is what resources use) or `delete`.
+ * Undefines a domain. `keep` keeps its NVRAM file and its emulated TPM's state
+ * (/var/lib/libvirt/swtpm/<uuid>, `--keep-tpm`, libvirt 8.9 and later): both belong to their own
+ * resources and go only with them. A libvirt too old for `--keep-tpm` would delete the TPM state,
+ * so a domain with an emulated TPM is then refused rather than undefined.
  */
 export async function undefine(host: Host, domain: string, nvram: "keep" | "delete"): Promise<void> {
-  await virsh(host, "undefine", [nvram === "keep" ? "--keep-nvram" : "--nvram", "--", domain], domain);
+  if (nvram === "delete") {
+    await virsh(host, "undefine", ["--nvram", "--", domain], domain);
+    return;
+  }
+  try {
+    await virsh(host, "undefine", ["--keep-nvram", "--keep-tpm", "--", domain], domain);
+  } catch (err) {
+    if (!(err instanceof VirshError) || !/--keep-tpm/.test(err.failure.stderr)) throw err;
+    if (/<backend type=['"]emulator['"]/.test(await dumpxml(host, domain, true))) {
+      throw new OvmfError(
+        `cannot undefine domain "${domain}" on ${host.target} without deleting its TPM state: this libvirt has no undefine --keep-tpm (it came in 8.9). ` +
+          `Upgrade libvirt on the host, or copy /var/lib/libvirt/swtpm/<uuid> aside and undefine it by hand.`,
+      );
+    }
+    await virsh(host, "undefine", ["--keep-nvram", "--", domain], domain);
+  }
 }
 
 /** The domain's XML: the live definition, or with `inactive` the persistent one. */
@@ -152,6 +174,16 @@ export async function exists(host: Host, domain: string): Promise<boolean> {
     return true;
   } catch (err) {
     if (err instanceof DomainNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** The name of the domain with this UUID on the host, or undefined when there is none. */
+export async function domainByUuid(host: Host, uuid: string): Promise<string | undefined> {
+  try {
+    return (await virsh(host, "domname", ["--", uuid])).trim() || undefined;
+  } catch (err) {
+    if (err instanceof DomainNotFoundError) return undefined;
     throw err;
   }
 }

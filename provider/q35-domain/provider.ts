@@ -112,24 +112,32 @@ export const q35DomainProvider = {
     const host = new Host(inputs.connection);
     await requireHostdevs(host, inputs);
     const d = await desired(host, inputs);
-    let uuid: string | undefined;
+    let adopted: string | undefined;
     if (await virsh.exists(host, inputs.name)) {
       if (inputs.adopt !== true) {
         throw new OvmfError(`domain "${inputs.name}" already exists on ${host.target}: set adopt: true to take it over (it is redefined to these inputs, its NVRAM kept), or choose another name`);
       }
-      uuid = parseDomain(await virsh.dumpxml(host, inputs.name, true)).uuid;
+      adopted = parseDomain(await virsh.dumpxml(host, inputs.name, true)).uuid;
+      if (inputs.tpmState !== undefined && adopted !== inputs.tpmState.uuid) {
+        throw new OvmfError(
+          `domain "${inputs.name}" on ${host.target} has UUID ${adopted}, but its TpmState has ${inputs.tpmState.uuid}: a domain's UUID names its TPM state. ` +
+            `Give the TpmState uuid: "${adopted}" to adopt this domain's TPM, or choose another name`,
+        );
+      }
       await virsh.shutdown(host, inputs.name, d.shutdownTimeoutSeconds);
     }
+    // With a TpmState the UUID is the VM's for life: a renamed, replaced or moved domain finds its TPM.
+    const uuid = adopted ?? inputs.tpmState?.uuid;
     await virsh.define(host, inputs.name, renderDomain(d, uuid));
     try {
       await setAutostart(host, inputs.name, d.autostart);
       if (d.running) await virsh.start(host, inputs.name);
     } catch (err) {
       // Roll back the definition, never the NVRAM. (A start that failed left the domain off.)
-      if (uuid === undefined) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
+      if (adopted === undefined) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
       throw leftBehind(
         err,
-        uuid === undefined
+        adopted === undefined
           ? "It was powered off and its definition removed; its NVRAM file is kept. Nothing was created."
           : "The adopted domain is left defined with these inputs and shut off; its NVRAM file is kept.",
       );

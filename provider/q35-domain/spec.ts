@@ -84,6 +84,11 @@ export interface DomainInputs {
   pcieRootPorts?: number;
   hostdevs?: HostdevSpec[];
   tpm?: boolean;
+  /**
+   * The TpmState that owns the emulated TPM's state: its UUID is the domain's, so a rename, a
+   * replacement or a host move finds the same TPM. Required with `tpm: true`.
+   */
+  tpmState?: { uuid: string };
   running?: boolean;
   autostart?: boolean;
   shutdownTimeoutSeconds?: number;
@@ -94,7 +99,7 @@ export interface DomainInputs {
 }
 
 /** Everything resolved: defaults applied and the domain type chosen. */
-export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "devicesXml" | "domainType" | "cpuMode">> {
+export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "devicesXml" | "domainType" | "cpuMode" | "tpmState">> {
   domainType: "kvm" | "qemu";
   cpuMode?: DomainInputs["cpuMode"];
   devicesXml?: string;
@@ -134,7 +139,7 @@ export function resolve(i: DomainInputs, domainType: "kvm" | "qemu"): ResolvedDo
     usb: i.usb ?? DEFAULTS.usb,
     pcieRootPorts: i.pcieRootPorts ?? DEFAULTS.pcieRootPorts,
     hostdevs: i.hostdevs ?? [],
-    tpm: i.tpm ?? false,
+    tpm: i.tpm ?? i.tpmState !== undefined,
     running: i.running ?? DEFAULTS.running,
     autostart: i.autostart ?? DEFAULTS.autostart,
     shutdownTimeoutSeconds: i.shutdownTimeoutSeconds ?? DEFAULTS.shutdownTimeoutSeconds,

@@ -34,6 +34,17 @@ export function validateDomain(i: DomainInputs): Failure[] {
   integer(f, "pcieRootPorts", i.pcieRootPorts, 0, 28, "hot-plug slots; default 4");
   integer(f, "shutdownTimeoutSeconds", i.shutdownTimeoutSeconds, 0, 3600, "default 60");
   for (const k of ["running", "autostart", "usb", "tpm", "adopt", "secureBoot"] as const) checkBoolean(f, k, i[k], k === "running" || k === "usb" ? "true" : "false");
+  if (i.tpm === true && i.tpmState === undefined) {
+    f.push({
+      property: "tpm",
+      reason:
+        "an emulated TPM needs an owner for its state (its endorsement key and what the guest sealed in it): pass tpm: a TpmState " +
+        '(new TpmState("web", { connection, backup: true })), which keeps it across renames and replacements, moves it with the VM and backs it up',
+    });
+  }
+  if (known(i.tpmState) && known(i.tpmState?.uuid) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(String(i.tpmState?.uuid))) {
+    f.push({ property: "tpmState", reason: `tpmState.uuid ${JSON.stringify(i.tpmState?.uuid)} is not a lower-case UUID: pass a TpmState` });
+  }
   if (known(i.domainType) && !["auto", "kvm", "qemu"].includes(i.domainType as string)) {
     f.push({ property: "domainType", reason: `domainType must be "auto" (default: kvm when usable), "kvm" or "qemu", got ${JSON.stringify(i.domainType)}` });
   }

@@ -7,7 +7,9 @@ import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { serialLogPath } from "../../provider/q35-domain/spec.js";
 import { rejection } from "../support/rejection.js";
+import { waitForSerial } from "../support/serial.js";
 import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
@@ -90,6 +92,9 @@ describe("examples", () => {
     const s = stack("host-move");
     const first = (await s.up(["on=a"])).outputs as Record<string, string>;
     expect(await virsh.domstate(a, "mover")).toBe("running");
+    // OVMF writes its boot variables before its boot manager prints: after that, the NVRAM on a is
+    // the VM's own, not the template (under TCG on a busy machine that takes a while).
+    await waitForSerial(a, serialLogPath("mover"), /BdsDxe/, 240_000);
     const p = await s.preview({ diff: true, config: ["on=b"] });
     expect(p.stdout, p.stdout).toMatch(/\+-pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(replace\)/);
     const second = (await s.up()).outputs as Record<string, string>;

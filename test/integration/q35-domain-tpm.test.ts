@@ -1,67 +1,170 @@
-import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createHash, randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
-import { TpmSetupError } from "../../provider/libvirt/errors.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
-import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
+import { q35DomainProvider, type DomainOutputs } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import type { TpmStateInputs, TpmStateOutputs } from "../../provider/tpm-state/model.js";
+import { tpmStateProvider } from "../../provider/tpm-state/provider.js";
+import { manufactureCount, readPermall } from "../../provider/tpm-state/remote.js";
 import { nvramPathOf, plainDomain, removeTestDomain } from "../support/domain.js";
+import { rejection } from "../support/rejection.js";
 import { hostConnection } from "../support/testhost.js";
 
-const conn = hostConnection("a");
-const a = new Host(conn);
-const name = `ovmf-tpm-${randomUUID().slice(0, 8)}`;
-const nvramPath = nvramPathOf(name);
-const swtpmLog = `/var/log/swtpm/libvirt/qemu/${name}-swtpm.log`;
+// The TPM as part of the VM, with the real swtpm on two test hosts: a TpmState owns the state
+// (/var/lib/libvirt/swtpm/<uuid>), the domain takes its UUID, and no undefine deletes it.
+const connA = hostConnection("a");
+const connB = hostConnection("b");
+const a = new Host(connA);
+const b = new Host(connB);
+const tag = randomUUID().slice(0, 8);
+const name = `ovmf-tpm-${tag}`;
+const renamed = `ovmf-tpm2-${tag}`;
 const LOCK = "/var/lib/swtpm-localca/.lock.swtpm-localca";
-const inputs: DomainInputs = plainDomain(conn, name, { tpm: true, usb: true, cdroms: [{}], shutdownTimeoutSeconds: 1 });
+const uuids: string[] = [];
 
-// Each test starts from no domain: a failure in one never makes the next meet "already exists".
-afterEach(async () => {
-  if (await virsh.exists(a, name)) {
-    await virsh.destroy(a, name);
-    await virsh.undefine(a, name, "keep");
-  }
-});
+const domainInputs = (n: string, tpm: TpmStateOutputs, extra: Partial<DomainInputs> = {}) =>
+  plainDomain(tpm.connection, n, { tpm: true, tpmState: { uuid: tpm.uuid }, usb: true, cdroms: [{}], shutdownTimeoutSeconds: 1, ...extra });
+const sha = (b: Buffer | undefined) => (b === undefined ? "(none)" : createHash("sha256").update(b).digest("hex"));
+const template = (host: Host, n: string) => host.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.fd", nvramPathOf(n)], "nvram");
+const ls = async (host: Host, path: string) => (await host.check(["stat", "-c", "%U:%G %a", "--", path], "stat")).stdout.trim();
+
+async function newTpm(inputs: Partial<TpmStateInputs> = {}): Promise<TpmStateOutputs> {
+  const { outs } = await tpmStateProvider.create({ connection: connA, vmName: name, backup: true, ...inputs });
+  uuids.push(outs.uuid);
+  return outs;
+}
+
 afterAll(async () => {
-  await removeTestDomain(a, name);
+  for (const [host, n] of [[a, name], [a, renamed], [b, renamed]] as const) await removeTestDomain(host, n);
+  for (const u of uuids) for (const host of [a, b]) await host.run(["rm", "-rf", "--", `/var/lib/libvirt/swtpm/${u}`]);
+  await a.run(["rm", "-f", "--", `/var/log/swtpm/libvirt/qemu/${name}-swtpm.log`, `/var/log/swtpm/libvirt/qemu/${renamed}-swtpm.log`]);
   closeAll();
 });
 
-describe("Q35Domain devices that need host support", () => {
-  it("runs with an emulated TPM 2.0 (swtpm), a USB tablet and an empty SATA tray", async () => {
-    await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.fd", nvramPath], "nvram");
-    const { outs } = await q35DomainProvider.create(inputs);
-    expect(outs.state).toBe("running");
-    const live = await virsh.dumpxml(a, name);
-    expect(live).toMatch(/<tpm model='tpm-crb'>/);
-    expect(live).toMatch(/<backend type='emulator' version='2.0'/);
-    expect(live).toMatch(/<input type='tablet' bus='usb'>/);
-    expect(live).toMatch(/<target dev='sda' bus='sata'\/>/);
-    // The TPM was manufactured as libvirt's swtpm user, as on a Debian host (the next test relies on it).
-    expect((await a.check(["head", "-n", "1", "--", swtpmLog], "swtpm log")).stdout).toMatch(/^Starting vTPM manufacturing as tss:tss/);
-    await q35DomainProvider.delete("", outs);
-    expect(await virsh.exists(a, name)).toBe(false);
+describe("TpmState: a VM's TPM, kept, moved and backed up", () => {
+  let tpm: TpmStateOutputs;
+  let domain: DomainOutputs;
+  let identity: string;
+
+  it("manufactures the TPM as libvirt would (EK and platform certificates), before any domain exists", async () => {
+    tpm = await newTpm();
+    expect(tpm.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tpm.manufactured).toBe(true);
+    expect(tpm.certificates.map((c) => `${c.kind} ${c.keyType}`)).toEqual(["ek rsa", "platform rsa", "ek ec"]);
+    expect(tpm.certificates[0]!.subject).toBe(`CN=${name}:${tpm.uuid}`);
+    expect(tpm.sha256).toBe(sha(await readPermall(a, tpm.uuid)));
+    expect(tpm.backupData).toBeDefined();
+    expect(await ls(a, tpm.path)).toBe("root:root 711");
+    expect(await ls(a, `${tpm.path}/tpm2`)).toBe("tss:tss 700");
+    expect((await ls(a, `${tpm.path}/tpm2/tpm2-00.permall`)).startsWith("tss:tss")).toBe(true);
+    expect(await manufactureCount(a, name)).toBe(1);
+    identity = tpm.certificates[0]!.sha256;
   });
 
-  it("says why the TPM could not be set up and how to fix it, and leaves nothing defined", async () => {
+  it("the domain takes the TpmState's UUID and runs with that TPM: libvirt manufactures none", async () => {
+    await template(a, name);
+    domain = (await q35DomainProvider.create(domainInputs(name, tpm))).outs;
+    expect(domain.state).toBe("running");
+    expect(domain.uuid).toBe(tpm.uuid);
+    const live = await virsh.dumpxml(a, name);
+    expect(live).toMatch(/<tpm model='tpm-crb'>/);
+    expect(live).toMatch(/<input type='tablet' bus='usb'>/);
+    expect(live).toMatch(/<target dev='sda' bus='sata'\/>/);
+    expect(await manufactureCount(a, name)).toBe(1);
+  });
+
+  it("a rename (the domain undefined, another defined under the same UUID) keeps the TPM: same state, no manufacturing", async () => {
+    await virsh.shutdown(a, name, 1);
+    const before = sha(await readPermall(a, tpm.uuid));
+    await q35DomainProvider.delete("", domain);
+    expect(await virsh.exists(a, name)).toBe(false);
+    expect(sha(await readPermall(a, tpm.uuid))).toBe(before); // undefine --keep-tpm
+    await a.check(["mv", "--", nvramPathOf(name), nvramPathOf(renamed)], "rename nvram");
+    domain = (await q35DomainProvider.create(domainInputs(renamed, tpm, { running: false }))).outs;
+    expect(domain.uuid).toBe(tpm.uuid);
+    expect(sha(await readPermall(a, tpm.uuid))).toBe(before);
+    await virsh.start(a, renamed);
+    expect(await manufactureCount(a, renamed)).toBe(0);
+    const read = (await tpmStateProvider.read("", tpm)).props;
+    expect(read.certificates[0]!.sha256).toBe(identity);
+  });
+
+  it("moves to host b while its domain runs: the domain is stopped first, the copy verified, the original removed after", async () => {
+    const before = sha(await readPermall(a, tpm.uuid));
+    const moved = (await tpmStateProvider.update("", tpm, { ...tpm, connection: connB })).outs;
+    expect(await virsh.domstate(a, renamed)).toBe("shut off");
+    expect(sha(await readPermall(a, tpm.uuid))).not.toBe(before); // gone from a: "(none)"
+    expect(await stat(a, tpm.path)).toBeUndefined();
+    expect(sha(await readPermall(b, tpm.uuid))).toBe(before);
+    expect(moved.sha256).toBe(before);
+    expect(await ls(b, `${tpm.path}/tpm2`)).toBe("tss:tss 700");
+    expect(await ls(b, tpm.path)).toBe("root:root 711");
+    // The domain follows (as a replacement on the new host would): same UUID, same TPM on b.
+    await q35DomainProvider.delete("", domain);
+    await b.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.fd", nvramPathOf(renamed)], "nvram on b");
+    tpm = moved;
+    domain = (await q35DomainProvider.create(domainInputs(renamed, tpm))).outs;
+    expect(domain.state).toBe("running");
+    expect((await tpmStateProvider.read("", tpm)).props.certificates[0]!.sha256).toBe(identity);
+  });
+
+  it("a lost state shows as a change, and update restores it from the backup, byte for byte", async () => {
+    await virsh.destroy(b, renamed);
+    const before = sha(await readPermall(b, tpm.uuid));
+    tpm = (await tpmStateProvider.read("", tpm)).props; // refresh: the backup is this state
+    await b.check(["rm", "-rf", "--", tpm.path], "lose the state");
+    expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(true);
+    tpm = (await tpmStateProvider.update("", tpm, tpm)).outs;
+    expect(sha(await readPermall(b, tpm.uuid))).toBe(before);
+    expect(await ls(b, `${tpm.path}/tpm2`)).toBe("tss:tss 700");
+    expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(false);
+  });
+
+  it("is not deleted while a domain uses it; after the domain goes, delete removes it", async () => {
+    const err = await rejection(tpmStateProvider.delete("", tpm));
+    expect(err.message).toContain(`domain "${renamed}" (UUID ${tpm.uuid}) still uses it`);
+    expect(await stat(b, tpm.path)).toBeDefined();
+    await q35DomainProvider.delete("", domain);
+    await tpmStateProvider.delete("", tpm);
+    expect(await stat(b, tpm.path)).toBeUndefined();
+  });
+
+  it("without a backup, a lost TPM is an error, never silently a new TPM", async () => {
+    const plain = await newTpm({ backup: false });
+    await a.check(["rm", "-rf", "--", plain.path], "lose the state");
+    const err = await rejection(tpmStateProvider.update("", plain, plain));
+    expect(err.message).toContain("keeps no backup: a new TPM would be another identity");
+    expect(await stat(a, plain.path)).toBeUndefined();
+  });
+
+  it("copies a TPM's identity only when asked explicitly", async () => {
+    const original = await newTpm();
+    await expect(tpmStateProvider.create({ connection: connA, vmName: name, source: { connection: connA, uuid: original.uuid } })).rejects.toThrow(/duplicates its identity/);
+    const copy = await newTpm({ source: { connection: connA, uuid: original.uuid }, allowIdentityClone: true });
+    expect(copy.uuid).not.toBe(original.uuid);
+    expect(copy.certificates.map((c) => c.sha256)).toEqual(original.certificates.map((c) => c.sha256));
+  });
+
+  it("says why swtpm could not manufacture the TPM and how to fix it, and leaves no state", async () => {
     // Fault: the local CA's lock file belongs to root (what a libvirtd that ran swtpm as root leaves).
-    await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.fd", nvramPath], "nvram");
     const before = (await a.check(["stat", "-c", "%u:%g %a", "--", LOCK], "stat")).stdout.trim().split(" ");
     await a.check(["chown", "root:root", "--", LOCK], "chown");
     await a.check(["chmod", "644", "--", LOCK], "chmod");
+    const uuid = randomUUID();
+    uuids.push(uuid);
     try {
-      const err = await q35DomainProvider.create(inputs).then(() => undefined, (e: unknown) => e);
-      expect(err).toBeInstanceOf(TpmSetupError);
-      const message = (err as Error).message;
-      expect(message).toContain(`swtpm: Need read/write rights on ${LOCK} for user tss`);
-      expect(message).toContain("on the host run `chown -R tss /var/lib/swtpm-localca`, or set tpm: false");
+      const err = await rejection(tpmStateProvider.create({ connection: connA, vmName: name, uuid }));
+      expect(err.message).toContain(`swtpm: Need read/write rights on ${LOCK} for user tss`);
+      expect(err.message).toContain("on the host run `chown -R tss /var/lib/swtpm-localca`");
+      expect(err.message).toContain("Nothing was created.");
     } finally {
       await a.check(["chown", before[0] ?? "tss:root", "--", LOCK], "chown back");
       await a.check(["chmod", before[1] ?? "644", "--", LOCK], "chmod back");
     }
-    expect(await virsh.exists(a, name)).toBe(false);
-    expect((await a.run(["test", "-f", nvramPath])).code).toBe(0);
+    expect(await stat(a, `/var/lib/libvirt/swtpm/${uuid}`)).toBeUndefined();
+    expect((await a.check(["sh", "-c", 'ls -a /var/lib/libvirt/swtpm | grep -c "^\\.$1" || true', "sh", uuid], "temp dirs")).stdout.trim()).toBe("0");
   });
 });

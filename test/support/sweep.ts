@@ -25,11 +25,37 @@ async function sweepHost(host: Host): Promise<string[]> {
     removed.push(`domain ${name}`);
   }
   const files = await host.run(["sh", "-c", 'cd /var/lib/libvirt/qemu/nvram && ls; cd /var/log/libvirt/qemu && ls']);
+  // swtpm's logs (one per domain name) outlive their domains: the suite's start empty.
+  const swtpmLogs = await host.run(["sh", "-c", "cd /var/log/swtpm/libvirt/qemu 2>/dev/null && ls"]);
+  for (const f of swtpmLogs.stdout.split("\n").filter((x) => x.endsWith("-swtpm.log") && isSuiteName(x.replace(/-swtpm\.log$/, "")))) {
+    await host.run(["rm", "-f", "--", `/var/log/swtpm/libvirt/qemu/${f}`]);
+  }
   const leftovers = files.stdout.split("\n").filter((f) => /(_VARS\.fd|-serial\.log|\.log)$/.test(f) && isSuiteName(f.replace(/(_VARS\.fd|-serial\.log|\.log)$/, "")));
   for (const f of leftovers) {
     const dir = f.endsWith("_VARS.fd") ? "/var/lib/libvirt/qemu/nvram" : "/var/log/libvirt/qemu";
     await host.run(["rm", "-f", "--", `${dir}/${f}`]);
     if (f.endsWith("_VARS.fd")) removed.push(`NVRAM ${f}`);
+  }
+  removed.push(...(await sweepTpmStates(host)));
+  return removed;
+}
+
+// The name in each TPM state's EK certificate subject (`CN=<vmName>:<uuid>`), read as text.
+const TPM_NAMES = `cd /var/lib/libvirt/swtpm 2>/dev/null || exit 0
+for d in *-*-*-*-*; do
+  [ -f "$d/tpm2/tpm2-00.permall" ] || continue
+  n=$(grep -aoE "[A-Za-z0-9_.+-]+:$d" "$d/tpm2/tpm2-00.permall" | head -n 1 | cut -d: -f1)
+  echo "$d $n"
+done`;
+
+/** TPM states the suite made (a suite name in the EK certificate) whose domain is gone. */
+async function sweepTpmStates(host: Host): Promise<string[]> {
+  const removed: string[] = [];
+  const lines = (await host.run(["sh", "-c", TPM_NAMES])).stdout.split("\n").filter((l) => l.includes(" "));
+  for (const [uuid = "", name = ""] of lines.map((l) => l.split(" "))) {
+    if (!isSuiteName(name) || !/^[0-9a-f-]{36}$/.test(uuid) || (await virsh.domainByUuid(host, uuid)) !== undefined) continue;
+    await host.run(["rm", "-rf", "--", `/var/lib/libvirt/swtpm/${uuid}`]);
+    removed.push(`TPM state ${uuid} (${name})`);
   }
   return removed;
 }

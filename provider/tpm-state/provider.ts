@@ -1,0 +1,192 @@
+import { createHash, randomUUID } from "node:crypto";
+import { OvmfError } from "../errors.js";
+import { isUnknown, stripProvider } from "../dynamic.js";
+import { Host } from "../host/host.js";
+import { checkBoolean } from "../inputs.js";
+import { managedMetadata } from "../libvirt/nvram-users.js";
+import * as virsh from "../libvirt/virsh.js";
+import { identity, validateConnection, type Failure } from "../ssh/connection.js";
+import { findCertificates } from "./certificates.js";
+import { statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
+import { manufacture, placeArchive, readArchive, readPermall, removeState } from "./remote.js";
+
+const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const moved = (olds: TpmStateOutputs, news: TpmStateInputs) => identity(olds.connection) !== identity(news.connection);
+
+export const CLONE_REFUSED =
+  "copying a TPM's state duplicates its identity: the endorsement key and its certificate, and every secret sealed to it " +
+  "(BitLocker or LUKS keys, attestation credentials), would then exist in two VMs. Leave out source for a new TPM, " +
+  "or set allowIdentityClone: true if the copy is meant to replace the original (a restored VM, a template that never boots)";
+
+async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
+  const inputs = stripProvider(news) as unknown as TpmStateInputs;
+  const failures = validateConnection(inputs.connection, "connection", isUnknown);
+  if (inputs.uuid !== undefined && !isUnknown(inputs.uuid) && !UUID.test(inputs.uuid)) {
+    failures.push({ property: "uuid", reason: `${JSON.stringify(inputs.uuid)} is not a lower-case UUID (like 6a268b8c-8fe3-447d-bd35-9188ec787d55); leave it out to have one minted` });
+  }
+  if (!isUnknown(inputs.vmName) && (typeof inputs.vmName !== "string" || !VM_NAME.test(inputs.vmName))) {
+    failures.push({ property: "vmName", reason: `${JSON.stringify(inputs.vmName)} is not a domain name: letters, digits, _ . + -, starting with a letter or digit, at most 64 characters` });
+  }
+  checkBoolean(failures, "backup", inputs.backup, "false");
+  checkBoolean(failures, "allowIdentityClone", inputs.allowIdentityClone, "false");
+  if (inputs.source !== undefined && inputs.allowIdentityClone !== true) failures.push({ property: "source", reason: CLONE_REFUSED });
+  return { inputs: inputs as unknown as Record<string, unknown>, failures };
+}
+
+/** Reads the state on the host and fills the outputs. */
+export async function describeTpmState(inputs: TpmStateInputs, uuid: string, host: Host, keepBackup?: string): Promise<TpmStateOutputs> {
+  const { backupData: _old, ...rest } = inputs as TpmStateOutputs;
+  const permall = await readPermall(host, uuid);
+  const outs: TpmStateOutputs = {
+    ...rest,
+    uuid,
+    path: statePath(uuid),
+    manufactured: permall !== undefined,
+    sha256: permall === undefined ? "" : createHash("sha256").update(permall).digest("hex"),
+    certificates: permall === undefined ? [] : findCertificates(permall),
+  };
+  if (inputs.backup === true) {
+    const archive = permall === undefined ? undefined : await readArchive(host, uuid);
+    const data = archive === undefined ? keepBackup : archive.toString("base64");
+    if (data !== undefined) outs.backupData = data;
+  }
+  return outs;
+}
+
+/**
+ * Stops the domain that runs with this TPM state on the host, when a Q35Domain manages it
+ * (gracefully, then forced after its shutdownTimeoutSeconds); refuses when another domain runs with it.
+ */
+async function quiesce(host: Host, uuid: string, operation: string): Promise<void> {
+  const domain = await virsh.domainByUuid(host, uuid);
+  if (domain === undefined) return;
+  const state = await virsh.domstate(host, domain);
+  if (state === "shut off") return;
+  const managed = managedMetadata(await virsh.dumpxml(host, domain, true));
+  if (managed !== undefined) {
+    await virsh.shutdown(host, domain, managed.shutdownTimeoutSeconds);
+    return;
+  }
+  throw new OvmfError(
+    `cannot ${operation} the TPM state ${statePath(uuid)} on ${host.target}: domain "${domain}" (${state}) runs with it, and no Q35Domain manages it. ` +
+      `Shut it down first (virsh shutdown ${domain}); a state swtpm may still be writing is never copied.`,
+  );
+}
+
+/** Puts a lost state back from the backup; without one, a TPM that existed cannot come back. */
+async function restore(host: Host, olds: TpmStateOutputs, uuid: string): Promise<void> {
+  if (olds.backupData !== undefined) {
+    await placeArchive(host, uuid, Buffer.from(olds.backupData, "base64"));
+    return;
+  }
+  if (!olds.manufactured) {
+    await manufacture(host, uuid, olds.vmName);
+    return;
+  }
+  throw new OvmfError(
+    `the TPM state ${statePath(uuid)} is gone from ${host.target} and this TpmState keeps no backup: a new TPM would be another identity ` +
+      `(guests would see a new endorsement key; BitLocker or LUKS keys sealed to the old one are lost). Put the directory back, ` +
+      `or remove this TpmState from the stack (pulumi state delete) and create a new one. Set backup: true to keep a copy in the stack state.`,
+  );
+}
+
+async function create(raw: TpmStateInputs) {
+  const inputs = stripProvider(raw) as unknown as TpmStateInputs;
+  const uuid = inputs.uuid ?? randomUUID();
+  const host = new Host(inputs.connection);
+  // A state already there (kept when its domain was undefined, or a VM's TPM being adopted) is
+  // taken over as it is: never a second manufacturing, which would be a new identity.
+  if ((await readPermall(host, uuid)) === undefined) {
+    if (inputs.source !== undefined) {
+      if (inputs.allowIdentityClone !== true) throw new OvmfError(CLONE_REFUSED);
+      const from = new Host(inputs.source.connection);
+      await quiesce(from, inputs.source.uuid, "copy");
+      const archive = await readArchive(from, inputs.source.uuid);
+      if (archive === undefined) throw new OvmfError(`the source TPM state ${statePath(inputs.source.uuid)} does not exist on ${from.target}`);
+      await placeArchive(host, uuid, archive);
+    } else {
+      await manufacture(host, uuid, inputs.vmName);
+    }
+  }
+  return { id: `${identity(inputs.connection)}:${statePath(uuid)}`, outs: await describeTpmState(inputs, uuid, host) };
+}
+
+/**
+ * Never a replacement: the state is a VM's TPM identity. A new host moves it; with nothing else
+ * asked for, one read checks it is still there, so that `pulumi up` restores a lost state.
+ */
+async function diff(_id: string, olds: TpmStateOutputs, news: TpmStateInputs) {
+  const none = { replaces: [] as string[], deleteBeforeReplace: false };
+  if (news.uuid !== undefined && !isUnknown(news.uuid) && news.uuid !== olds.uuid) {
+    throw new OvmfError(
+      `uuid cannot change from ${olds.uuid} to ${news.uuid}: the TPM state is named by it, and another UUID is another TPM. ` +
+        `Create a new TpmState for a new TPM, or put uuid back.`,
+    );
+  }
+  const asked =
+    moved(olds, news) ||
+    !same(olds.connection, news.connection) ||
+    olds.vmName !== news.vmName ||
+    (olds.backup ?? false) !== (news.backup ?? false) ||
+    (olds.allowIdentityClone ?? false) !== (news.allowIdentityClone ?? false) ||
+    !same(olds.source, news.source);
+  if (asked) return { changes: true, ...none };
+  if (!olds.manufactured && olds.backupData === undefined) return { changes: false, ...none };
+  const missing = (await readPermall(new Host(news.connection), olds.uuid)) === undefined;
+  return { changes: missing, ...none };
+}
+
+async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
+  const news = stripProvider(raw) as unknown as TpmStateInputs;
+  const uuid = olds.uuid;
+  const oldHost = new Host(olds.connection);
+  const newHost = new Host(news.connection);
+  if (moved(olds, news)) {
+    // Never copy a state swtpm may still be writing; the copy is verified before the original goes.
+    await quiesce(oldHost, uuid, "move");
+    const [source, target] = await Promise.all([readPermall(oldHost, uuid), readPermall(newHost, uuid)]);
+    if (target !== undefined) {
+      throw new OvmfError(`cannot move the TPM state ${statePath(uuid)} to ${newHost.target}: a state with this UUID is already there. Remove it, or keep the TpmState where it is.`);
+    }
+    if (source !== undefined) {
+      const archive = await readArchive(oldHost, uuid);
+      if (archive === undefined) throw new OvmfError(`the TPM state ${statePath(uuid)} vanished from ${oldHost.target} while it was being moved`);
+      await placeArchive(newHost, uuid, archive);
+      const copied = await readPermall(newHost, uuid);
+      const want = createHash("sha256").update(source).digest("hex");
+      const got = copied === undefined ? "(missing)" : createHash("sha256").update(copied).digest("hex");
+      if (got !== want) {
+        await removeState(newHost, uuid);
+        throw new OvmfError(`the TPM state copied to ${newHost.target} has sha256 ${got}, not ${want}: the copy was removed and the original on ${oldHost.target} kept`);
+      }
+      await removeState(oldHost, uuid);
+    } else {
+      await restore(newHost, olds, uuid);
+    }
+  } else if ((await readPermall(newHost, uuid)) === undefined) {
+    await restore(newHost, olds, uuid);
+  }
+  return { outs: await describeTpmState({ ...news, uuid }, uuid, newHost, olds.backupData) };
+}
+
+/** Whether the TPM was manufactured, its EK certificates and state sha256, as on the host now. */
+async function read(id: string, props: TpmStateOutputs) {
+  const clean = stripProvider(props) as unknown as TpmStateOutputs;
+  return { id, props: await describeTpmState(clean, clean.uuid, new Host(clean.connection), clean.backupData) };
+}
+
+/** Removes the state, unless a domain still uses it (its next start would manufacture a new TPM). */
+async function del(_id: string, props: TpmStateOutputs) {
+  const host = new Host(props.connection);
+  const domain = await virsh.domainByUuid(host, props.uuid);
+  if (domain !== undefined) {
+    throw new OvmfError(
+      `cannot delete the TPM state ${statePath(props.uuid)} on ${host.target}: domain "${domain}" (UUID ${props.uuid}) still uses it. ` +
+        `Delete its Q35Domain first, or undefine it (virsh undefine --keep-nvram --keep-tpm ${domain}) and retry.`,
+    );
+  }
+  await removeState(host, props.uuid);
+}
+
+export const tpmStateProvider = { check, create, diff, update, read, delete: del };
