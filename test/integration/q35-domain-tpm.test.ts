@@ -40,7 +40,7 @@ async function newTpm(inputs: Partial<TpmStateInputs> = {}): Promise<TpmStateOut
 afterAll(async () => {
   for (const [host, n] of [[a, name], [a, renamed], [b, renamed]] as const) await removeTestDomain(host, n);
   for (const u of uuids) for (const host of [a, b]) await host.run(["rm", "-rf", "--", `/var/lib/libvirt/swtpm/${u}`]);
-  await a.run(["rm", "-f", "--", `/var/log/swtpm/libvirt/qemu/${name}-swtpm.log`, `/var/log/swtpm/libvirt/qemu/${renamed}-swtpm.log`]);
+  await a.run(["rm", "-f", "--", ...[name, renamed, `${name}-byhand`].map((n) => `/var/log/swtpm/libvirt/qemu/${n}-swtpm.log`)]);
   closeAll();
 });
 
@@ -116,11 +116,37 @@ describe("TpmState: a VM's TPM, kept, moved and backed up", () => {
     const before = sha(await readPermall(b, tpm.uuid));
     tpm = (await tpmStateProvider.read("", tpm)).props; // refresh: the backup is this state
     await b.check(["rm", "-rf", "--", tpm.path], "lose the state");
+    // refresh shows the loss: no TPM, no sha256; the backup stays to restore from.
+    const lost = (await tpmStateProvider.read("", tpm)).props;
+    expect(lost).toMatchObject({ manufactured: false, sha256: "", certificates: [] });
+    expect(lost.backupData).toBe(tpm.backupData);
     expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(true);
     tpm = (await tpmStateProvider.update("", tpm, tpm)).outs;
     expect(sha(await readPermall(b, tpm.uuid))).toBe(before);
     expect(await ls(b, `${tpm.path}/tpm2`)).toBe("tss:tss 700");
     expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(false);
+  });
+
+  it("refuses to move while a domain no Q35Domain manages runs with it, and leaves it running", async () => {
+    const other = await newTpm({ backup: false });
+    const xml = [
+      "<domain type='qemu'>",
+      `<name>${name}-byhand</name><uuid>${other.uuid}</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>`,
+      "<os><type arch='x86_64' machine='q35'>hvm</type></os>",
+      "<devices><tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm></devices>",
+      "</domain>",
+    ].join("");
+    await virsh.define(a, `${name}-byhand`, xml);
+    try {
+      await virsh.start(a, `${name}-byhand`, 0);
+      const err = await rejection(tpmStateProvider.update("", other, { ...other, connection: connB }));
+      expect(err.message).toContain(`domain "${name}-byhand" (running) runs with it, and no Q35Domain manages it`);
+      expect(await virsh.domstate(a, `${name}-byhand`)).toBe("running");
+      expect(await stat(a, other.path)).toBeDefined();
+      expect(await stat(b, other.path)).toBeUndefined();
+    } finally {
+      await removeTestDomain(a, `${name}-byhand`);
+    }
   });
 
   it("is not deleted while a domain uses it; after the domain goes, delete removes it", async () => {
