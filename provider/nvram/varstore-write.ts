@@ -79,9 +79,10 @@ export function readStoredVariables(b: Buffer): StoredVariable[] {
 /** A GUID's 16 bytes (first three fields little-endian). */
 export function guidBytes(guid: string): Buffer {
   const m = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/.exec(guid.toLowerCase());
+  const [, a = "", b = "", c = "", d = "", e = ""] = m ?? [];
   if (m === null) throw new Error(`not a GUID: ${guid}`);
   const le = (hex: string) => Buffer.from(hex, "hex").reverse();
-  return Buffer.concat([le(m[1]!), le(m[2]!), le(m[3]!), Buffer.from(m[4]! + m[5]!, "hex")]);
+  return Buffer.concat([le(a), le(b), le(c), Buffer.from(d + e, "hex")]);
 }
 
 /** Bytes one variable takes in the store, header and alignment included. */

@@ -5,11 +5,13 @@ import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { readFile } from "../../provider/host/files.js";
+import { readFile, writeFileAtomic } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { describeNvram } from "../../provider/nvram/model.js";
-import { parseVarStore } from "../../provider/nvram/varstore.js";
+import { parseVarStore, summarizeVarStore } from "../../provider/nvram/varstore.js";
+import { enrollKeys } from "../../provider/nvram/enroll.js";
+import { MICROSOFT_CERTIFICATES, MICROSOFT_OWNER, MICROSOFT_SETS } from "../../provider/nvram/microsoft-certs.js";
 import { readStoredVariables, writeVarStore } from "../../provider/nvram/varstore-write.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import { closeAll } from "../../provider/ssh/pool.js";
@@ -90,6 +92,30 @@ describe("NVRAM variable stores, read by us and by virt-fw-vars", () => {
     }
   });
 
+  it("declared keys: our enrollment and virt-fw-vars' (--set-pk, --add-kek, --add-db, --add-dbx-hash) give the same variables", async () => {
+    const own = Buffer.from(readFileSync(path.join(__dirname, "../unit/golden/swtpm-0.7-tpm2-00.permall")).subarray(2538, 2538 + 1052));
+    const ownFile = path.join(work, "own.der");
+    writeFileSync(ownFile, own);
+    const owner = "b5e7d4a6-3f1c-4c8e-9a2d-6f0e1b7c3a58";
+    const hash = "aa".repeat(32);
+    const msArgs: string[] = [];
+    for (const n of MICROSOFT_SETS["2023"]) {
+      const c = MICROSOFT_CERTIFICATES[n];
+      const file = path.join(work, `${n}.der`);
+      writeFileSync(file, Buffer.from(c.der, "base64"));
+      msArgs.push(c.variable === "KEK" ? "--add-kek" : "--add-db", MICROSOFT_OWNER, file);
+    }
+    const template = await readFile(a, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+    const templateFile = path.join(work, "plain.fd");
+    writeFileSync(templateFile, template);
+    const theirs = path.join(work, "theirs.fd");
+    await run(virtFwVars(), ["-i", templateFile, "--set-pk", owner, ownFile, "--add-kek", owner, ownFile, "--add-db", owner, ownFile, ...msArgs, "--add-dbx-hash", owner, hash, "--sb", "-o", theirs]);
+    const ours = enrollKeys(template, { platformKey: own.toString("base64"), keyExchangeKeys: [own.toString("base64")], signatureDatabase: [own.toString("base64")], forbidden: { sha256: [hash] }, microsoft: "2023", owner }, new Date());
+    const oracleOf = async (content: Buffer) => (await bothReaders(content)).oracle;
+    expect(await oracleOf(ours)).toEqual(await oracleOf(readFileSync(theirs)));
+    expect(summarizeVarStore(parseVarStore(ours))).toEqual({ secureBootEnforced: true, keys: { PK: 1, KEK: 2, db: 4, dbx: 1 }, variables: 6 });
+  });
+
   it("a store OVMF has written to (boot entries, counters): the same again, and still enforcing", async () => {
     await a.check(["cp", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", nvramPath], "nvram");
     const { outs } = await q35DomainProvider.create(
@@ -109,6 +135,27 @@ describe("NVRAM variable stores, read by us and by virt-fw-vars", () => {
     expect(ours).toEqual(oracle);
     const described = await describeNvram({ connection: conn, path: nvramPath }, a);
     expect(described.varStore?.secureBootEnforced).toBe(true);
+    await q35DomainProvider.delete("", outs);
+  });
+
+  it("OVMF enforces Secure Boot with keys we wrote into the plain template, and keeps the store valid", async () => {
+    const own = Buffer.from(readFileSync(path.join(__dirname, "../unit/golden/swtpm-0.7-tpm2-00.permall")).subarray(2538, 2538 + 1052)).toString("base64");
+    const plain = await readFile(a, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+    await writeFileAtomic(a, nvramPath, enrollKeys(plain, { platformKey: own, keyExchangeKeys: [own], microsoft: "2011" }, new Date()));
+    const { outs } = await q35DomainProvider.create(
+      plainDomain(conn, name, {
+        memoryMiB: 256,
+        firmware: { codePath: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", features: ["secure-boot", "requires-smm"], variant: "4M" },
+        secureBoot: true,
+        shutdownTimeoutSeconds: 1,
+      }),
+    );
+    const log = await waitForSerial(a, outs.serialLogPath, /Security Violation|Shell>/, 240_000);
+    expect(log).toMatch(/failed to start Boot\d+ "EFI Internal Shell".*: Security Violation/);
+    await virsh.destroy(a, name);
+    const { oracle, ours } = await bothReaders(await readFile(a, nvramPath));
+    expect(ours).toEqual(oracle);
+    expect(ours.some((v) => v.includes("/PK/39/"))).toBe(true);
     await q35DomainProvider.delete("", outs);
   });
 });

@@ -4,22 +4,12 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EFI_CERT_SHA256, EFI_CERT_X509, readSignatureLists, sha256List, summarizeEntry, x509List } from "../../provider/nvram/signatures.js";
 import { parseVarStore } from "../../provider/nvram/varstore.js";
-import { guidBytes, readStoredVariables, storeCapacity, writeVarStore, type StoredVariable } from "../../provider/nvram/varstore-write.js";
+import { readStoredVariables, storeCapacity, writeVarStore, type StoredVariable } from "../../provider/nvram/varstore-write.js";
+import { emptyStore } from "../support/efi-store.js";
 import { guidAt } from "../../provider/nvram/varstore.js";
 
 const GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 const OWNER = "77fa9abd-0359-4d32-bd60-28f4e78f784b";
-
-/** An empty authenticated store of `room` bytes, with 32 bytes of "fault-tolerant write" data after it. */
-function emptyStore(room: number): Buffer {
-  const fv = Buffer.alloc(0x48);
-  fv.write("_FVH", 0x28, "latin1");
-  fv.writeUInt16LE(0x48, 0x30);
-  const header = Buffer.alloc(28);
-  guidBytes("aaf32c78-947b-439a-a180-2e144ec37792").copy(header, 0);
-  header.writeUInt32LE(28 + room, 16);
-  return Buffer.concat([fv, header, Buffer.alloc(room, 0xff), Buffer.alloc(32, 0x5a)]);
-}
 
 const variable = (name: string, data: Buffer, extra: Partial<StoredVariable> = {}): StoredVariable => ({
   name,
@@ -36,7 +26,7 @@ describe("writeVarStore", () => {
   it("round-trips through the reader, keeping authentication fields and what follows the store", () => {
     const time = Buffer.from("e907030a023527000000000000000000", "hex");
     const vars = [variable("PK", Buffer.from("pk-data")), variable("BootOrder", Buffer.from([1, 0]), { attributes: 7 }), variable("db", Buffer.alloc(1000, 7), { timestamp: time, monotonicCount: 5n, pubKeyIndex: 2 })];
-    const original = emptyStore(4096);
+    const original = emptyStore(4096, 32);
     const written = writeVarStore(original, vars);
     expect(written.length).toBe(original.length);
     expect(readStoredVariables(written)).toEqual(vars);
