@@ -55,6 +55,9 @@ describe("a Secure Boot VM's TPM with the real Pulumi CLI on two test hosts", ()
     expect(await virsh.domstate(a, "e2e-tpm")).toBe("running");
     expect(await virsh.domainByUuid(a, first.uuid)).toBe("e2e-tpm");
     expect(await newlyMade(a, "e2e-tpm")).toBe(1);
+    // The backup of the TPM (its endorsement key, what the guest sealed) is a secret in the state.
+    const stored = s.stored().find((r) => r.type === "pulumi-nodejs:dynamic/ovmf:TpmState");
+    expect(JSON.stringify(stored?.outputs["backupData"])).toContain("ciphertext");
   });
 
   it("a rename keeps the UUID and the TPM: identical state, no second manufacturing", async () => {
