@@ -3,8 +3,7 @@
  * reads them back for the audit outputs. Pure.
  */
 import { createHash, X509Certificate } from "node:crypto";
-import { guidAt } from "./varstore.js";
-import { guidBytes } from "./varstore-write.js";
+import { guidAt, guidBytes } from "./varstore-write.js";
 
 export const EFI_CERT_X509 = "a5c059a1-94e4-4aa7-87b5-ab155c2bf072";
 export const EFI_CERT_SHA256 = "c1c41626-504c-4092-aca9-41f936934328";

@@ -4,7 +4,6 @@
  * 0xFF), the firmware volume and store headers and everything after the store (the fault-tolerant
  * write areas) kept byte for byte. Pure.
  */
-import { guidAt } from "./varstore.js";
 
 const START_ID = 0x55aa;
 const VAR_ADDED = 0x3f;
@@ -36,6 +35,13 @@ export interface StoreLayout {
 }
 
 const align4 = (n: number) => (n + 3) & ~3;
+
+/** A GUID as text; its first three fields are little-endian. */
+export function guidAt(b: Buffer, at: number): string {
+  const le = (offset: number, length: number) => Buffer.from(b.subarray(at + offset, at + offset + length)).reverse().toString("hex");
+  const be = (offset: number, length: number) => b.subarray(at + offset, at + offset + length).toString("hex");
+  return `${le(0, 4)}-${le(4, 2)}-${le(6, 2)}-${be(8, 2)}-${be(10, 6)}`;
+}
 
 /** Where the variable store is in a VARS file; throws when `b` is not one. */
 export function storeLayout(b: Buffer): StoreLayout {

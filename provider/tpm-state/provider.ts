@@ -1,13 +1,14 @@
 import { createHash, randomUUID } from "node:crypto";
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
+import { stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { checkBoolean } from "../inputs.js";
 import { managedMetadata } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { findCertificates } from "./certificates.js";
-import { statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
+import { permallPath, statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
 import { manufacture, placeArchive, readArchive, readPermall, removeState } from "./remote.js";
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
@@ -133,7 +134,7 @@ async function diff(_id: string, olds: TpmStateOutputs, news: TpmStateInputs) {
     !same(olds.source, news.source);
   if (asked) return { changes: true, ...none };
   if (!olds.manufactured && olds.backupData === undefined) return { changes: false, ...none };
-  const missing = (await readPermall(new Host(news.connection), olds.uuid)) === undefined;
+  const missing = (await stat(new Host(news.connection), permallPath(olds.uuid))) === undefined;
   return { changes: missing, ...none };
 }
 
