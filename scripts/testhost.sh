@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STATE_DIR="${PULUMI_OVMF_TESTHOST_DIR:-$REPO_ROOT/.testhost}"
 JSON="$STATE_DIR/testhost.json"
-PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf openssh-server openssh-client sudo dbus polkitd libxml2-utils swtpm swtpm-tools)
+PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf openssh-server openssh-client sudo dbus polkitd libxml2-utils swtpm swtpm-tools sbsigntool systemd-boot-efi shim-signed mtools dosfstools)
 # Test users: one with passwordless sudo, one without sudo, one that logs in with a password.
 SUDO_USER_NAME=ovmf-sudo NOSUDO_USER_NAME=ovmf-nosudo PASSWORD_USER_NAME=ovmf-pw
 

@@ -2,12 +2,31 @@ import * as pulumi from "@pulumi/pulumi";
 import nvramProvider from "../provider/shims/nvram.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
-import type { VarStoreSummary } from "../provider/nvram/varstore.js";
+import type { SignatureSummary, VarStoreSummary } from "../provider/nvram/varstore.js";
+import type { SecureBootKeys } from "../provider/nvram/enroll.js";
+import { MICROSOFT_CERTIFICATES } from "../provider/nvram/microsoft-certs.js";
 
-export type { VarStoreSummary };
+export type { SecureBootKeys, SignatureSummary, VarStoreSummary };
+
+/**
+ * Microsoft's Secure Boot certificates shipped with this package (name, KEK or db, sha256 of the
+ * DER, the DER in base64), as `secureBootKeys.microsoft` enrolls them and `varStore.microsoftCertificates` names them.
+ */
+export const microsoftCertificates = MICROSOFT_CERTIFICATES;
 
 /** Where NVRAM files go when no `path` is given: libvirt's own NVRAM directory. */
 export const DEFAULT_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
+
+const declared = new WeakMap<object, pulumi.Output<{ path: string; variant: string }>>();
+
+/**
+ * Where a domain finds this NVRAM, from the Nvram's inputs: known at preview even while the Nvram
+ * itself is being updated (its outputs are unknown then), so that a key change or a restored file
+ * does not preview as a change of every domain using it. The domain depends on the Nvram itself.
+ */
+export function nvramLocation(nvram: Nvram): pulumi.Output<{ path: string; variant: string }> {
+  return declared.get(nvram) ?? pulumi.all([nvram.path, nvram.variant]).apply(([path, variant]) => ({ path, variant }));
+}
 
 /** Inputs of {@link Nvram}. */
 export interface NvramArgs {
@@ -29,6 +48,15 @@ export interface NvramArgs {
   backup?: pulumi.Input<boolean>;
   /** Any value; changing it re-creates the file from the template on purpose (the UEFI variables are lost). */
   resetTrigger?: pulumi.Input<unknown>;
+  /**
+   * The Secure Boot keys the VM trusts, written into the file as the authenticated variables OVMF
+   * enforces: at creation (into the template's content), and whenever they change (an update: the
+   * domain using the file is stopped, the keys rewritten with every other variable kept, the domain
+   * started again). KEK and db become exactly what is declared; the PK is the declared one or, when
+   * none is declared, the store's own; dbx only grows. Default: the template's keys, untouched.
+   * Changing them changes TPM PCR 7 (BitLocker asks for recovery unless suspended first).
+   */
+  secureBootKeys?: pulumi.Input<SecureBootKeys>;
 }
 
 /**
@@ -52,9 +80,11 @@ export class Nvram extends pulumi.dynamic.Resource {
   /** The compressed content when `backup` is on (secret). */
   declare public readonly backupData: pulumi.Output<string | undefined>;
   /**
-   * What the file's content says about Secure Boot, read from its edk2 variable store on create and
-   * refresh: `secureBootEnforced` (a Platform Key is enrolled and SecureBootEnable is not off) and the
-   * number of signatures in PK, KEK, db and dbx. Undefined when the file is not an edk2 variable store.
+   * What the file's content says about Secure Boot, read from its edk2 variable store on create,
+   * update and refresh: `secureBootEnforced` (a Platform Key is enrolled and SecureBootEnable is not
+   * off), the number of signatures in PK, KEK, db and dbx, each certificate (subject, issuer, serial,
+   * notAfter, sha256) and hash in `signatures`, and which of Microsoft's certificates it holds in
+   * `microsoftCertificates`. Undefined when the file is not an edk2 variable store.
    */
   declare public readonly varStore: pulumi.Output<VarStoreSummary | undefined>;
   /** The connection, for resources on the same host. */
@@ -78,6 +108,7 @@ export class Nvram extends pulumi.dynamic.Resource {
       source: args.source === undefined ? undefined : { connection: args.source.connection, path: args.source.path },
       backup: args.backup,
       resetTrigger: args.resetTrigger,
+      secureBootKeys: args.secureBootKeys,
       sizeBytes: undefined,
       sha256: undefined,
       resolvedTemplatePath: undefined,
@@ -88,5 +119,6 @@ export class Nvram extends pulumi.dynamic.Resource {
     };
     const secret = { additionalSecretOutputs: ["backupData"] };
     super(nvramProvider, name, props, pulumi.mergeOptions(opts, secret), "ovmf", "Nvram");
+    declared.set(this, pulumi.all([props.path, fw === undefined ? "" : fw.variant]).apply(([path, variant]) => ({ path, variant })));
   }
 }

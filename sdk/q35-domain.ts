@@ -4,7 +4,7 @@ import q35DomainProvider from "../provider/shims/q35-domain.js";
 import type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec } from "../provider/q35-domain/spec.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
-import type { Nvram } from "./nvram.js";
+import { nvramLocation, type Nvram } from "./nvram.js";
 
 export type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec };
 
@@ -103,7 +103,7 @@ export class Q35Domain extends pulumi.dynamic.Resource {
         features,
         variant,
       })),
-      nvram: pulumi.all([nvram.path, nvram.variant]).apply(([path, variant]) => ({ path, variant })),
+      nvram: nvramLocation(nvram),
       uuid: undefined,
       state: undefined,
       machine: undefined,
@@ -111,6 +111,6 @@ export class Q35Domain extends pulumi.dynamic.Resource {
       xml: undefined,
       serialLogPath: undefined,
     };
-    super(q35DomainProvider, name, props, opts, "ovmf", "Q35Domain");
+    super(q35DomainProvider, name, props, pulumi.mergeOptions(opts, { dependsOn: [nvram] }), "ovmf", "Q35Domain");
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection.js";
 import { FirmwareImage } from "./firmware-image.js";
-import { Nvram } from "./nvram.js";
+import { Nvram, type SecureBootKeys } from "./nvram.js";
 import { Q35Domain, type CdromSpec, type DiskSpec, type NetworkSpec } from "./q35-domain.js";
 import { TpmState } from "./tpm-state.js";
 
@@ -31,6 +31,12 @@ export interface SecureBootVmArgs {
   firmware?: FirmwareImage;
   /** Keep a backup of the NVRAM in the stack state (see {@link Nvram}). Default false. */
   backupNvram?: pulumi.Input<boolean>;
+  /**
+   * The Secure Boot keys the VM trusts (see {@link Nvram}): e.g. `{ microsoft: "both" }` to trust
+   * Microsoft's 2011 and 2023 CAs, or your own platformKey, keyExchangeKeys and signatureDatabase.
+   * Default: the keys of the firmware's vars template (on Debian: Microsoft's 2011 CAs).
+   */
+  secureBootKeys?: pulumi.Input<SecureBootKeys>;
   /**
    * An emulated TPM 2.0 whose state a {@link TpmState} owns (kept across renames, moved with the VM,
    * never deleted before the VM is). Default false.
@@ -79,7 +85,16 @@ export class SecureBootVm extends pulumi.ComponentResource {
     super("pulumi-ovmf:index:SecureBootVm", name, {}, opts);
     const child = { parent: this };
     this.firmware = args.firmware ?? new FirmwareImage(`${name}-firmware`, { connection: args.connection, secureBoot: true, enrolledKeys: true }, child);
-    this.nvram = new Nvram(name, { connection: args.connection, firmware: this.firmware, ...(args.backupNvram === undefined ? {} : { backup: args.backupNvram }) }, child);
+    this.nvram = new Nvram(
+      name,
+      {
+        connection: args.connection,
+        firmware: this.firmware,
+        ...(args.backupNvram === undefined ? {} : { backup: args.backupNvram }),
+        ...(args.secureBootKeys === undefined ? {} : { secureBootKeys: args.secureBootKeys }),
+      },
+      child,
+    );
     const vmName = args.name ?? name;
     this.tpm =
       args.tpm === true

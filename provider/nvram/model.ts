@@ -4,6 +4,7 @@ import { readFile, sha256 } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import type { ConnectionSpec } from "../ssh/connection.js";
 import { encodeBackup } from "./backup.js";
+import type { SecureBootKeys } from "./enroll.js";
 import { describeVarStore, type VarStoreSummary } from "./varstore.js";
 
 /** The parts of a FirmwareImage an Nvram needs. */
@@ -24,6 +25,8 @@ export interface NvramInputs {
   source?: { connection: ConnectionSpec; path: string };
   backup?: boolean;
   resetTrigger?: unknown;
+  /** The Secure Boot keys written into the file at creation and whenever they change. */
+  secureBootKeys?: SecureBootKeys;
 }
 
 export interface NvramOutputs extends NvramInputs {

@@ -1,9 +1,10 @@
 import { OvmfError } from "../errors.js";
-import { copyFile, writeFileAtomic } from "../host/files.js";
+import { copyFile, readFile, writeFileAtomic } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import { domainsUsingNvram } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { decodeBackup } from "./backup.js";
+import { enrollKeys, keysDiffer, type SecureBootKeys } from "./enroll.js";
 
 /** Where an NVRAM file's content comes from. */
 export type Placement =
@@ -18,12 +19,40 @@ export const NVRAM_OWNER = "root:root";
  * Writes an NVRAM file atomically with the owner and mode libvirt gives the files it creates
  * (root, 0600; libvirt hands it to the qemu user while the domain runs).
  */
-export async function placeContent(host: Host, path: string, from: Placement): Promise<void> {
+export async function placeContent(host: Host, path: string, from: Placement, keys?: SecureBootKeys): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/")) || "/";
   await host.check(["mkdir", "-p", "--", dir], `mkdir ${dir}`);
   const options = { mode: NVRAM_MODE, owner: NVRAM_OWNER };
-  if (from.kind === "backup") await writeFileAtomic(host, path, decodeBackup(from.data), options);
+  if (keys !== undefined) {
+    // The declared keys are written into the starting content before the file first appears.
+    const content = from.kind === "backup" ? decodeBackup(from.data) : await readFile(from.kind === "clone" ? from.from : host, from.path);
+    await writeFileAtomic(host, path, withKeys(content, keys, path), options);
+  } else if (from.kind === "backup") await writeFileAtomic(host, path, decodeBackup(from.data), options);
   else await copyFile(from.kind === "clone" ? from.from : host, from.path, host, path, options);
+}
+
+/** `content` with the declared keys enrolled; an error names secureBootKeys and the file. */
+export function withKeys(content: Buffer, keys: SecureBootKeys, path: string): Buffer {
+  try {
+    return enrollKeys(content, keys, new Date());
+  } catch (e) {
+    throw new OvmfError(`secureBootKeys: cannot write the keys into ${path}: ${(e as Error).message}. Declare fewer certificates or hashes, or use a 4M firmware build (its store holds 256 KiB).`);
+  }
+}
+
+/**
+ * Writes the declared keys into an existing file, keeping every other variable; a domain a
+ * Q35Domain manages that runs on it is stopped first (gracefully, then forced) and started again
+ * after. Nothing is written when the file already holds exactly these keys.
+ */
+export async function enrollInPlace(host: Host, path: string, keys: SecureBootKeys): Promise<void> {
+  const stopped = await stopManagedOrRefuse(host, path, "change the Secure Boot keys of", "running");
+  try {
+    const content = await readFile(host, path);
+    if (keysDiffer(content, keys)) await writeFileAtomic(host, path, withKeys(content, keys, path), { mode: NVRAM_MODE, owner: NVRAM_OWNER });
+  } finally {
+    for (const domain of stopped) await virsh.start(host, domain);
+  }
 }
 
 /**

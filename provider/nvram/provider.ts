@@ -6,12 +6,33 @@ import { Host } from "../host/host.js";
 import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
-import { placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
+import { enrollInPlace, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { diffNvram, updateNvram } from "./update.js";
+import { checkSecureBootKeys } from "./keys-check.js";
+import { warn } from "../engine-log.js";
 
-async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
+/**
+ * Changing PK, KEK, db or dbx changes what the firmware measures into TPM PCR 7: said in the
+ * preview, with what to do first, whenever declared keys of an existing Nvram change.
+ */
+async function warnAboutMeasuredBoot(olds: Partial<NvramInputs>, news: NvramInputs): Promise<void> {
+  if (olds.connection === undefined || news.secureBootKeys === undefined || hasUnknowns(news.secureBootKeys)) return;
+  if (JSON.stringify(olds.secureBootKeys) === JSON.stringify(news.secureBootKeys)) return;
+  await warn(
+    `Nvram ${news.path}: changing secureBootKeys changes PK/KEK/db/dbx, which the firmware measures into TPM PCR 7. ` +
+      `A guest whose disk key is sealed to PCR 7 asks for its recovery key at the next boot unless sealing is suspended first: ` +
+      `on Windows run "manage-bde -protectors -disable C: -RebootCount 2" (or Suspend-BitLocker -MountPoint C: -RebootCount 2) before pulumi up; ` +
+      `on Linux (systemd-cryptenroll --tpm2-pcrs=7, Clevis) have the passphrase or recovery key at hand and re-enroll the TPM after the change. ` +
+      `The VM using this file is stopped for the change and started again.`,
+  );
+}
+
+async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
   const inputs = stripProvider(news) as unknown as NvramInputs;
   const failures = validateConnection(inputs.connection, "connection", isUnknown);
+  const variant = isUnknown(inputs.firmware) ? undefined : inputs.firmware?.variant;
+  failures.push(...checkSecureBootKeys(inputs.secureBootKeys, variant, isUnknown));
+  if (failures.length === 0) await warnAboutMeasuredBoot(olds as Partial<NvramInputs>, inputs);
   checkAbsolutePath(failures, "path", inputs.path, "/var/lib/libvirt/qemu/nvram/web_VARS.fd");
   checkAbsolutePath(failures, "templatePath", inputs.templatePath, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
   checkBoolean(failures, "backup", inputs.backup, "false");
@@ -50,9 +71,11 @@ async function create(raw: NvramInputs) {
           `it belongs to other firmware. Move or remove it, or choose another path.`,
       );
     }
+    // Declared keys are written into a file taken over (nothing is written when it already holds them).
+    if (inputs.secureBootKeys !== undefined) await enrollInPlace(host, inputs.path, inputs.secureBootKeys);
   } else {
     const placement: Placement = inputs.source !== undefined ? { kind: "clone", from: new Host(inputs.source.connection), path: inputs.source.path } : { kind: "template", path: requireTemplate(inputs) };
-    await placeContent(host, inputs.path, placement);
+    await placeContent(host, inputs.path, placement, inputs.secureBootKeys);
   }
   return { id: `${identity(inputs.connection)}:${inputs.path}`, outs: await describeNvram(inputs, host) };
 }

@@ -4,7 +4,7 @@ import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity } from "../ssh/connection.js";
-import { placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
+import { enrollInPlace, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -25,6 +25,7 @@ export async function diffNvram(olds: NvramOutputs, news: NvramInputs) {
     !same(templateOf(olds), templateOf(news)) ||
     !same(olds.firmware, news.firmware) ||
     !same(olds.backup ?? false, news.backup ?? false) ||
+    !same(olds.secureBootKeys, news.secureBootKeys) ||
     !same(olds.connection, news.connection);
   if (asked) return { changes: true, ...none };
   const missing = (await stat(new Host(news.connection), news.path)) === undefined;
@@ -40,6 +41,9 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
   const oldHost = new Host(olds.connection);
   const newHost = new Host(news.connection);
   const reset = !same(olds.resetTrigger, news.resetTrigger);
+  const keys = news.secureBootKeys;
+  // Removing secureBootKeys leaves the keys in the file as they are (they are no longer declared).
+  const rekey = keys !== undefined && !same(olds.secureBootKeys, keys);
   const newVariant = news.firmware?.variant;
   if (!reset && olds.variant !== "" && newVariant !== undefined && newVariant !== olds.variant) {
     throw new OvmfError(
@@ -56,14 +60,18 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
       throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path.`);
     }
     const from: Placement = reset ? { kind: "template", path: requireTemplate(news) } : source !== undefined ? { kind: "clone", from: oldHost, path: olds.path } : restoreSource(olds, news);
-    await placeContent(newHost, news.path, from);
+    // The content moves as it is, with the declared keys written in when they changed or it starts anew.
+    await placeContent(newHost, news.path, from, reset || rekey || from.kind === "template" ? keys : undefined);
     if (source !== undefined) await removeFile(oldHost, olds.path);
   } else if (reset) {
     const stopped = await stopManagedOrRefuse(newHost, news.path, "reset", "running");
-    await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) });
+    await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) }, keys);
     for (const domain of stopped) await virsh.start(newHost, domain);
   } else if ((await stat(newHost, news.path)) === undefined) {
-    await placeContent(newHost, news.path, restoreSource(olds, news));
+    const from = restoreSource(olds, news);
+    await placeContent(newHost, news.path, from, rekey || from.kind === "template" ? keys : undefined);
+  } else if (rekey) {
+    await enrollInPlace(newHost, news.path, keys);
   }
   return describeNvram(news, newHost);
 }

@@ -73,11 +73,14 @@ describe("NVRAM variable stores, read by us and by virt-fw-vars", () => {
       expect(ours, t).toEqual(oracle);
     }
     const enrolled = await describeNvram({ connection: conn, path: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd" }, a);
-    expect(enrolled.varStore).toEqual({ secureBootEnforced: true, keys: { PK: 1, KEK: expect.any(Number) as number, db: expect.any(Number) as number, dbx: expect.any(Number) as number }, variables: expect.any(Number) as number });
+    expect(enrolled.varStore).toMatchObject({ secureBootEnforced: true, keys: { PK: 1 }, microsoftCertificates: ["kek2011", "windowsPca2011", "uefiCa2011"] });
+    // The audit lists what the template trusts, as virt-fw-vars --print does: Microsoft's 2011 CAs.
+    expect(enrolled.varStore?.signatures.db.map((c) => c.subject?.split("\n").pop())).toEqual(["CN=Microsoft Windows Production PCA 2011", "CN=Microsoft Corporation UEFI CA 2011"]);
+    expect(enrolled.varStore?.signatures.db[0]).toMatchObject({ type: "x509", owner: MICROSOFT_OWNER, serial: "61077656000000000008", notAfter: "2026-10-19T18:51:42.000Z", sha256: MICROSOFT_CERTIFICATES.windowsPca2011.sha256 });
     expect(enrolled.varStore?.keys.KEK).toBeGreaterThan(0);
     expect(enrolled.varStore?.keys.db).toBeGreaterThan(0);
     const empty = await describeNvram({ connection: conn, path: "/usr/share/OVMF/OVMF_VARS_4M.fd" }, a);
-    expect(empty.varStore).toEqual({ secureBootEnforced: false, keys: { PK: 0, KEK: 0, db: 0, dbx: 0 }, variables: 0 });
+    expect(empty.varStore).toEqual({ secureBootEnforced: false, keys: { PK: 0, KEK: 0, db: 0, dbx: 0 }, variables: 0, signatures: { PK: [], KEK: [], db: [], dbx: [] }, microsoftCertificates: [] });
   });
 
   it("a store our writer rewrote (compacted, deleted entries dropped): virt-fw-vars reads the same variables as from the original", async () => {
@@ -113,7 +116,7 @@ describe("NVRAM variable stores, read by us and by virt-fw-vars", () => {
     const ours = enrollKeys(template, { platformKey: own.toString("base64"), keyExchangeKeys: [own.toString("base64")], signatureDatabase: [own.toString("base64")], forbidden: { sha256: [hash] }, microsoft: "2023", owner }, new Date());
     const oracleOf = async (content: Buffer) => (await bothReaders(content)).oracle;
     expect(await oracleOf(ours)).toEqual(await oracleOf(readFileSync(theirs)));
-    expect(summarizeVarStore(parseVarStore(ours))).toEqual({ secureBootEnforced: true, keys: { PK: 1, KEK: 2, db: 4, dbx: 1 }, variables: 6 });
+    expect(summarizeVarStore(parseVarStore(ours))).toMatchObject({ secureBootEnforced: true, keys: { PK: 1, KEK: 2, db: 4, dbx: 1 }, variables: 6, microsoftCertificates: ["kek2023", "windowsUefiCa2023", "uefiCa2023", "optionRomUefiCa2023"] });
   });
 
   it("a store OVMF has written to (boot entries, counters): the same again, and still enforcing", async () => {

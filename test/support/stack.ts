@@ -15,6 +15,8 @@ export interface CliRun {
   stdout: string;
   /** The "Resources:" block of that text: create, update, replace, delete, same. */
   summary: ChangeSummary;
+  /** What the CLI wrote to stderr: in non-interactive previews, the providers' warnings. */
+  stderr?: string;
 }
 
 export interface UpRun extends CliRun {
@@ -57,6 +59,7 @@ function cliEnv(projectDir: string): NodeJS.ProcessEnv {
  */
 export class TestStack {
   private selected = false;
+  private lastStderr = "";
 
   constructor(
     readonly projectDir: string,
@@ -76,6 +79,7 @@ export class TestStack {
       child.on("close", resolve);
     });
     if (code !== 0) throw new Error(`pulumi ${args.join(" ")} in ${path.relative(REPO_ROOT, this.projectDir)} (stack ${this.stack}) failed:\n${stdout}\n${stderr}`);
+    this.lastStderr = stderr;
     return stdout;
   }
 
@@ -103,7 +107,7 @@ export class TestStack {
   async preview(opts: { diff?: boolean; expectNoChanges?: boolean; config?: string[] } = {}): Promise<CliRun> {
     await this.config(opts.config ?? []);
     const stdout = await this.cli(previewArgs(opts));
-    return { stdout, summary: parseSummary(stdout) };
+    return { stdout, stderr: this.lastStderr, summary: parseSummary(stdout) };
   }
 
   /** `pulumi up --yes --skip-preview [--refresh]` after setting `config`, then the stack's outputs. */

@@ -44,7 +44,7 @@ describe("enrollKeys", () => {
   it("enrolls own PK, KEK and db with Microsoft's 2023 set: enforced, and the boot entries stay", () => {
     const before = vmStore();
     const after = enrollKeys(before, { platformKey: OWN_PEM, keyExchangeKeys: [OWN_PEM], signatureDatabase: [OWN], microsoft: "2023" }, NOW);
-    expect(summarizeVarStore(parseVarStore(after))).toEqual({ secureBootEnforced: true, keys: { PK: 1, KEK: 2, db: 4, dbx: 1 }, variables: 7 });
+    expect(summarizeVarStore(parseVarStore(after))).toMatchObject({ secureBootEnforced: true, keys: { PK: 1, KEK: 2, db: 4, dbx: 1 }, variables: 7, microsoftCertificates: ["kek2023", "windowsUefiCa2023", "uefiCa2023", "optionRomUefiCa2023"] });
     expect(parseVarStore(after).find((v) => v.name === "BootOrder")?.data).toEqual(Buffer.from([1, 0, 2, 0]));
     expect(entries(after, "PK").map((e) => [e.owner, e.subject])).toEqual([[DEFAULT_OWNER, "CN=testvm:11111111-2222-3333-4444-555555555555"]]);
     expect(entries(after, "KEK").map((e) => e.owner)).toEqual([DEFAULT_OWNER, MICROSOFT_OWNER]);
@@ -68,6 +68,22 @@ describe("enrollKeys", () => {
     expect(entries(off, "dbx")).toEqual([{ type: "sha256", owner: DEFAULT_OWNER, sha256: createHash("sha256").digest("hex") }]);
     const revoked = enrollKeys(vmStore(), { platformKey: OWN, forbidden: { sha256: ["aa".repeat(32), "bb".repeat(32)], certificates: [OWN] } }, NOW);
     expect(entries(revoked, "dbx").map((e) => e.type)).toEqual(["x509", "sha256", "sha256"]);
+  });
+
+  it("without a declared PK the store's own PK stays, byte for byte with its timestamp", () => {
+    const first = enrollKeys(vmStore(), { platformKey: OWN, microsoft: "2011" }, NOW);
+    const second = enrollKeys(first, { microsoft: "both" }, new Date(Date.UTC(2027, 0, 1)));
+    const pk = (b: Buffer) => readStoredVariables(b).find((v) => v.name === "PK");
+    expect(pk(second)).toEqual(pk(first));
+    expect(summarizeVarStore(parseVarStore(second))).toMatchObject({ secureBootEnforced: true, keys: { PK: 1, KEK: 2, db: 5 } });
+  });
+
+  it("dbx only grows: a revocation in the store is kept when the declaration drops it, and none is added twice", () => {
+    const revoked = enrollKeys(vmStore(), { platformKey: OWN, forbidden: { sha256: ["aa".repeat(32)] } }, NOW);
+    const again = enrollKeys(revoked, { platformKey: OWN, forbidden: { sha256: ["aa".repeat(32), "bb".repeat(32)] } }, NOW);
+    expect(entries(again, "dbx").map((e) => e.sha256)).toEqual(["aa".repeat(32), "bb".repeat(32)]);
+    const dropped = enrollKeys(again, { platformKey: OWN }, NOW);
+    expect(entries(dropped, "dbx").map((e) => e.sha256)).toEqual(["aa".repeat(32), "bb".repeat(32)]);
   });
 
   it("refuses what is not a certificate, and keys that do not fit the store", () => {
