@@ -7,7 +7,14 @@ const connection = connectionFromConfig(config);
 // The whole VM: Secure Boot firmware with enrolled keys, its own NVRAM, a Q35 domain with SMM.
 // It has no disk and so no OS to answer a graceful (ACPI) shutdown: power off after 10 s.
 // The VM's (and the libvirt domain's) name; `pulumi config set vmName web` to choose another.
-const vm = new SecureBootVm(config.get("vmName") ?? "sb-demo", { connection, memoryMiB: config.getNumber("memoryMiB") ?? 512, vcpus: 1, shutdownTimeoutSeconds: 10 });
+// secureBootKeys: the template's PK, with Microsoft's 2011 and 2023 CAs in KEK and db.
+const vm = new SecureBootVm(config.get("vmName") ?? "sb-demo", {
+  connection,
+  memoryMiB: config.getNumber("memoryMiB") ?? 512,
+  vcpus: 1,
+  shutdownTimeoutSeconds: 10,
+  secureBootKeys: { microsoft: "both" },
+});
 
 export const domainName = vm.domainName;
 export const uuid = vm.uuid;
@@ -15,3 +22,5 @@ export const secureBoot = vm.secureBoot;
 export const nvramPath = vm.nvramPath;
 export const firmware = vm.codePath;
 export const serialLogPath = vm.serialLogPath;
+// Which of Microsoft's Secure Boot certificates the VM trusts (read from its NVRAM).
+export const microsoftCertificates = vm.nvram.varStore.apply((store) => store?.microsoftCertificates ?? []);

@@ -14,6 +14,8 @@ const FIELDS = new Set(["platformKey", "keyExchangeKeys", "signatureDatabase", "
 
 /** Room for variables in the VARS of a 2M and a 4M build (the store less its header). */
 export const STORE_CAPACITY: Record<string, number> = { "2M": 57_244, "4M": 262_044 };
+/** The most one authenticated variable (header, name and data) may take: OvmfPkg's PcdMaxAuthVariableSize. */
+export const MAX_AUTH_VARIABLE: Record<string, number> = { "2M": 0x2800, "4M": 0x8400 };
 /** What Debian's templates hold besides the keys (boot entries and the like come later). */
 const OTHER_VARIABLES = 2048;
 
@@ -83,6 +85,17 @@ export function checkSecureBootKeys(value: unknown, variant: string | undefined,
   const capacity = variant === undefined ? undefined : STORE_CAPACITY[variant];
   if (failures.length === 0 && capacity !== undefined && !hasUnknowns(value)) {
     const lists = keyVariables(keys as SecureBootKeys);
+    const limit = MAX_AUTH_VARIABLE[variant ?? ""] ?? Infinity;
+    for (const [name, field] of [["PK", "platformKey"], ["KEK", "keyExchangeKeys"], ["db", "signatureDatabase"], ["dbx", "forbidden"]] as const) {
+      const data = lists[name];
+      const size = data === undefined ? 0 : 60 + (name.length + 1) * 2 + data.length;
+      if (size > limit) {
+        failures.push({
+          property: `${prefix}.${field}`,
+          reason: `${name} would take ${size} bytes, more than the ${limit} a ${variant} OVMF build accepts for one authenticated variable (PcdMaxAuthVariableSize): declare fewer certificates or hashes there, or use a 4M firmware build`,
+        });
+      }
+    }
     const needed = [lists.PK, lists.KEK, lists.db, lists.dbx].reduce((n, d) => n + (d === undefined ? 0 : storedSize({ name: "dbx", data: d })), 0);
     if (needed + OTHER_VARIABLES > capacity) {
       failures.push({

@@ -36,7 +36,11 @@ export function withKeys(content: Buffer, keys: SecureBootKeys, path: string): B
   try {
     return enrollKeys(content, keys, new Date());
   } catch (e) {
-    throw new OvmfError(`secureBootKeys: cannot write the keys into ${path}: ${(e as Error).message}. Declare fewer certificates or hashes, or use a 4M firmware build (its store holds 256 KiB).`);
+    const why = (e as Error).message;
+    const fix = /bytes too many/.test(why)
+      ? "Declare fewer certificates or hashes, or use a 4M firmware build (its store holds 256 KiB)."
+      : "It is not an edk2 variable store (an OVMF VARS file) or it is damaged: restore it (backup: true keeps a copy), or set resetTrigger to start again from the template. Nothing was written.";
+    throw new OvmfError(`secureBootKeys: cannot write the keys into ${path}: ${why}. ${fix}`);
   }
 }
 

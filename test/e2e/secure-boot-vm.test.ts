@@ -37,6 +37,8 @@ describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulu
   it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
     outs = (await s.up(cfg(512))).outputs;
     expect(outs).toMatchObject({ domainName: VM, secureBoot: true, firmware: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramPath: `/var/lib/libvirt/qemu/nvram/${VM}_VARS.fd` });
+    // secureBootKeys: { microsoft: "both" } on Debian's template: its PK, Microsoft's 2011 and 2023 CAs.
+    expect(outs["microsoftCertificates"]).toEqual(["kek2011", "kek2023", "windowsPca2011", "uefiCa2011", "windowsUefiCa2023", "uefiCa2023", "optionRomUefiCa2023"]);
     codeSha = await sha256(a, String(outs["firmware"]));
     const types = s.stored().map((r) => r.type);
     expect(types).toEqual(expect.arrayContaining(["pulumi-ovmf:index:SecureBootVm", "pulumi-nodejs:dynamic/ovmf:FirmwareImage", "pulumi-nodejs:dynamic/ovmf:Nvram", "pulumi-nodejs:dynamic/ovmf:Q35Domain"]));

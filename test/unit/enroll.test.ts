@@ -8,6 +8,7 @@ import { readSignatureLists, summarizeEntry } from "../../provider/nvram/signatu
 import { summarizeVarStore, parseVarStore } from "../../provider/nvram/varstore.js";
 import { readStoredVariables, writeVarStore } from "../../provider/nvram/varstore-write.js";
 import { emptyStore } from "../support/efi-store.js";
+import { withKeys } from "../../provider/nvram/placement.js";
 
 // Any real certificate will do as "our own key": the RSA EK certificate in the golden swtpm state.
 const permall = readFileSync(path.join(__dirname, "golden/swtpm-0.7-tpm2-00.permall"));
@@ -89,5 +90,14 @@ describe("enrollKeys", () => {
   it("refuses what is not a certificate, and keys that do not fit the store", () => {
     expect(() => certificateDer("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")).toThrow(/is not an X.509 certificate/);
     expect(() => enrollKeys(vmStore(4096), { platformKey: OWN, microsoft: "both" }, NOW)).toThrow(/bytes too many/);
+  });
+});
+
+describe("withKeys (the keys written into a file's content)", () => {
+  it("names secureBootKeys and the file, with a fix that fits the cause", () => {
+    expect(() => withKeys(vmStore(4096), { platformKey: OWN, microsoft: "both" }, "/nv/x_VARS.fd")).toThrow(
+      /^secureBootKeys: cannot write the keys into \/nv\/x_VARS\.fd: the variables need \d+ bytes but the variable store holds \d+: \d+ bytes too many\. Declare fewer certificates or hashes, or use a 4M firmware build/,
+    );
+    expect(() => withKeys(Buffer.alloc(540_672), { microsoft: "2023" }, "/nv/x_VARS.fd")).toThrow(/^secureBootKeys: cannot write the keys into \/nv\/x_VARS\.fd: .*It is not an edk2 variable store \(an OVMF VARS file\) or it is damaged/);
   });
 });

@@ -31,8 +31,13 @@ describe("secureBootKeys at preview", () => {
 
   it("refuses keys that cannot fit the firmware's variable store, by its variant", () => {
     const many = { signatureDatabase: Array.from({ length: 60 }, () => OWN) };
-    expect(props(many, "2M")).toEqual(["secureBootKeys"]);
-    expect(props(many, "4M")).toEqual([]);
+    expect(props(many, "2M")).toEqual(["secureBootKeys.signatureDatabase", "secureBootKeys"]);
+    expect(props(many, "4M")).toEqual(["secureBootKeys.signatureDatabase"]);
     expect(props(many)).toEqual([]); // variant unknown: checked when the file is written
+    // One variable may not outgrow OVMF's limit (10 KiB in 2M builds, 33 KiB in 4M): Microsoft's
+    // both sets and a few own certificates fit a 2M db; fifteen own certificates do not.
+    expect(props({ signatureDatabase: [OWN, OWN], microsoft: "both" }, "2M")).toEqual([]);
+    const [tooBig] = checkSecureBootKeys({ signatureDatabase: Array.from({ length: 15 }, () => OWN) }, "2M", isUnknown);
+    expect(tooBig).toEqual({ property: "secureBootKeys.signatureDatabase", reason: expect.stringMatching(/^db would take \d+ bytes, more than the 10240 a 2M OVMF build accepts for one authenticated variable \(PcdMaxAuthVariableSize\)/) as string });
   });
 });
