@@ -45,7 +45,10 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   }
   // With the firmware known, a vars template of the wrong size fails the preview (one read-only stat).
   const template = templateOf(inputs);
-  if (failures.length === 0 && inputs.firmware !== undefined && template !== undefined && !hasUnknowns([inputs.connection, inputs.firmware, template])) {
+  // Checked once: an unchanged host, firmware and template need no second look at every preview.
+  const prior = olds as Partial<NvramInputs>;
+  const checkedBefore = prior.connection !== undefined && JSON.stringify([prior.connection, prior.firmware, templateOf(prior as NvramInputs)]) === JSON.stringify([inputs.connection, inputs.firmware, template]);
+  if (failures.length === 0 && !checkedBefore && inputs.firmware !== undefined && template !== undefined && !hasUnknowns([inputs.connection, inputs.firmware, template])) {
     const found = await stat(new Host(inputs.connection), template);
     if (found === undefined) {
       failures.push({ property: inputs.templatePath === undefined ? "firmware" : "templatePath", reason: `the vars template ${template} does not exist on ${identity(inputs.connection)}` });

@@ -2,6 +2,7 @@ import type { Client } from "ssh2";
 import type { Dialed } from "./dial.js";
 import { ChannelOpenError, execOnChannel, type ExecOptions, type RawExecResult } from "./exec.js";
 import { SshConnectionError } from "../errors.js";
+import { traceCommand } from "./trace.js";
 
 /** Channels open at once per connection: OpenSSH's default MaxSessions. */
 export const MAX_CHANNELS = 10;
@@ -33,10 +34,14 @@ export class Session {
 
   /** Runs argv on its own channel once a slot is free. */
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<RawExecResult> {
+    const queued = performance.now();
     for (;;) {
       await this.acquire();
+      const started = performance.now();
       try {
-        return await execOnChannel(this.dialed.client, this.target, argv, options);
+        const result = await execOnChannel(this.dialed.client, this.target, argv, options);
+        traceCommand(this.target, argv, started - queued, performance.now() - started, result.code);
+        return result;
       } catch (err) {
         // The server refused the channel while others were open: wait for one to close, then retry.
         if (!(err instanceof ChannelOpenError) || this.closed || this.active <= 1) throw err;

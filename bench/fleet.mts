@@ -1,0 +1,162 @@
+/**
+ * Fleet benchmark: N SecureBootVms (defined, not started; one FirmwareImage per host) created,
+ * previewed unchanged and destroyed with the real Pulumi CLI, beside
+ *   - the engine floor: the same resource graph of dynamic resources that do nothing (no SSH), and
+ *   - the script: the same host work (NVRAM from the template with fsync and sha256, define, read
+ *     back; then undefine and remove) as one shell script per host over ONE SSH connection.
+ * Prints a table and JSON; asserts nothing. Run with the test host up and the package built:
+ *   node bench/fleet.mts [N:HOSTS ...]        (default 10:1 30:2)
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { Host } from "../dist/provider/host/host.js";
+import { renderDomain } from "../dist/provider/libvirt/domain-xml.js";
+import { resolve } from "../dist/provider/q35-domain/spec.js";
+import { closeAll } from "../dist/provider/ssh/pool.js";
+
+const root = path.resolve(import.meta.dirname, "..");
+const project = path.join(root, "bench/projects/fleet");
+const th = JSON.parse(readFileSync(process.env["PULUMI_OVMF_TESTHOST"] ?? path.join(root, ".testhost/testhost.json"), "utf8"));
+const privateKey = readFileSync(th.privateKeyPath, "utf8");
+const hostsJson = JSON.stringify(th.hosts.map(({ privateKeyPath: _k, ...h }: Record<string, unknown>) => h));
+const stateDir = path.join(project, ".pulumi-state");
+mkdirSync(stateDir, { recursive: true });
+const env = { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-ovmf-local-test-stacks", PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true" };
+
+/** sshd logins so far on every test host (each host's sshd logs its own; "Accepted key" lines are key probes, not logins). */
+function logins(): number {
+  const logs = [th.sshdLog, ...th.hosts.filter((h: { name: string }) => h.name !== "a").map((h: { name: string }) => path.join(path.dirname(th.sshdLog), `host-${h.name}`, "sshd.log"))];
+  return logs.filter((f) => existsSync(f)).reduce((n, f) => n + readFileSync(f, "utf8").split("\n").filter((l) => /^Accepted (publickey|password|keyboard-interactive\S*) for /.test(l)).length, 0);
+}
+
+function run(cmd: string, args: string[], stdin = ""): Promise<string> {
+  return new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { cwd: project, env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.stdin.end(stdin);
+    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${cmd} ${args.join(" ")} failed:\n${out.slice(-3000)}`))));
+  });
+}
+
+const pulumi = (stack: string, ...args: string[]) => run("pulumi", [...args, "--non-interactive", "--color", "never", "--stack", stack]);
+/** The key goes in on stdin, never on a command line. */
+const setKey = (stack: string) => run("pulumi", ["config", "set", "--secret", "privateKey", "--non-interactive", "--stack", stack], privateKey);
+
+async function timed<T>(f: () => Promise<T>, label = ""): Promise<{ s: number; logins: number }> {
+  const before = logins();
+  const t0 = performance.now();
+  const since = Date.now();
+  await f();
+  const trace = traceSummary(process.env["PULUMI_OVMF_TRACE"], since, Date.now());
+  if (trace !== "" && label !== "") console.log(`${label}: ${trace}`);
+  return { s: (performance.now() - t0) / 1000, logins: logins() - before };
+}
+
+/** create, unchanged preview and destroy of one stack of the fleet program. */
+async function cli(mode: "provider" | "floor", n: number, hosts: number) {
+  const stack = `${mode}-${n}-${hosts}`;
+  await pulumi(stack, "stack", "select", "--create");
+  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`);
+  await setKey(stack);
+  await pulumi(stack, "destroy", "--yes").catch(() => undefined);
+  const create = await timed(() => pulumi(stack, "up", "--yes", "--skip-preview"), `${stack} up`);
+  const preview = await timed(() => pulumi(stack, "preview", "--expect-no-changes"), `${stack} preview`);
+  const destroy = await timed(() => pulumi(stack, "destroy", "--yes"), `${stack} destroy`);
+  await pulumi(stack, "stack", "rm", "--yes", "--force");
+  return { create, preview, destroy };
+}
+
+/** The same host work as a careful script: one SSH connection per host, one remote shell each. */
+async function script(n: number, hosts: number) {
+  const on = th.hosts.slice(0, hosts);
+  const byHost = on.map((_h: unknown, i: number) => Array.from({ length: n }, (_, k) => k).filter((k) => k % hosts === i));
+  const firmware = { codePath: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", features: ["secure-boot", "enrolled-keys", "requires-smm"], variant: "4M" };
+  const nvram = (k: number) => `/var/lib/libvirt/qemu/nvram/fleet-script-${k}_VARS.fd`;
+  const xml = (k: number) =>
+    renderDomain(resolve({ connection: {} as never, name: `fleet-script-${k}`, memoryMiB: 128, vcpus: 1, firmware, nvram: { path: nvram(k), variant: "4M" }, secureBoot: true, running: false }, th.domainType));
+  const createScript = (ks: number[]) =>
+    ks
+      .map((k) =>
+        [
+          `t=$(mktemp ${nvram(k)}.XXXXXX)`,
+          `cp -- ${firmware.varsTemplatePath} "$t" && sync -- "$t" && sha256sum -- "$t" >/dev/null && chmod 600 -- "$t" && mv -- "$t" ${nvram(k)}`,
+          `printf '%s' '${xml(k).replace(/'/g, "'\\''")}' > /tmp/fleet-script-${k}.xml`,
+          `virsh -q -c qemu:///system define /tmp/fleet-script-${k}.xml >/dev/null && rm -f /tmp/fleet-script-${k}.xml`,
+          `virsh -q -c qemu:///system dumpxml fleet-script-${k} >/dev/null`,
+        ].join("\n"),
+      )
+      .join("\n");
+  const deleteScript = (ks: number[]) => ks.map((k) => `virsh -q -c qemu:///system undefine --nvram fleet-script-${k} >/dev/null`).join("\n");
+  const each = (body: (ks: number[]) => string) =>
+    Promise.all(
+      on.map(async (h: { host: string; port: number; user: string; hostKey: string }, i: number) => {
+        const r = await new Host({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey }).run(["bash", "-euc", body(byHost[i])]);
+        if (r.code !== 0) throw new Error(`script failed on ${h.host}:${h.port}: ${r.stderr.toString()}`);
+      }),
+    );
+  // What an interrupted earlier run left.
+  await each(() => "for d in $(virsh -q -c qemu:///system list --all --name | grep '^fleet-script-' || true); do virsh -q -c qemu:///system undefine --nvram \"$d\" >/dev/null; done");
+  closeAll();
+  const create = await timed(() => each(createScript));
+  const destroy = await timed(() => each(deleteScript));
+  closeAll();
+  return { create, destroy };
+}
+
+/** With PULUMI_OVMF_TRACE set: what the provider ran per phase, by command (count, total running time). */
+function traceSummary(file: string | undefined, since: number, until: number): string {
+  if (file === undefined || !existsSync(file)) return "";
+  const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { at: number; pid: number; command: string; runMs: number; queuedMs: number });
+  const phase = lines.filter((l) => l.at >= since && l.at <= until);
+  const by = new Map<string, { n: number; ms: number; queued: number }>();
+  for (const l of phase) {
+    const k = l.command.split(" ").slice(0, 2).join(" ");
+    const e = by.get(k) ?? { n: 0, ms: 0, queued: 0 };
+    by.set(k, { n: e.n + 1, ms: e.ms + l.runMs, queued: e.queued + l.queuedMs });
+  }
+  const pids = new Set(phase.map((l) => l.pid)).size;
+  return `${phase.length} remote commands from ${pids} provider process(es): ` + [...by].sort((x, y) => y[1].ms - x[1].ms).map(([k, v]) => `${k} ×${v.n} ${(v.ms / 1000).toFixed(1)} s run, ${(v.queued / 1000).toFixed(1)} s queued`).join("; ");
+}
+
+const cases = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["10:1", "30:2"]).map((c) => c.split(":").map(Number) as [number, number]);
+if (cases.some(([, h]) => h > th.hosts.length)) throw new Error(`the test host has ${th.hosts.length} host(s): start it with scripts/testhost.sh start --hosts 2`);
+await run("bash", [path.join(root, "scripts/install-project.sh"), project]);
+
+const rows = [];
+for (const [n, hosts] of cases) {
+  const floor = await cli("floor", n, hosts);
+  const provider = await cli("provider", n, hosts);
+  const sh = await script(n, hosts);
+  const work = provider.create.s - floor.create.s;
+  rows.push({
+    n,
+    hosts,
+    providerUp: provider.create.s,
+    engineFloorUp: floor.create.s,
+    providerWork: work,
+    script: sh.create.s,
+    ratio: work / sh.create.s,
+    unchangedPreview: provider.preview.s,
+    floorPreview: floor.preview.s,
+    previewLogins: provider.preview.logins,
+    upLogins: provider.create.logins,
+    destroy: provider.destroy.s,
+    floorDestroy: floor.destroy.s,
+    destroyWork: provider.destroy.s - floor.destroy.s,
+    scriptDelete: sh.destroy.s,
+    destroyRatio: (provider.destroy.s - floor.destroy.s) / sh.destroy.s,
+  });
+}
+
+const f = (x: number) => `${x.toFixed(1)} s`;
+console.log("| N | provider `up` | engine floor | provider work | script | ratio | unchanged preview (floor) | SSH logins: up, preview | destroy | floor | destroy work | script delete | ratio |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(
+    `| ${r.n}, ${r.hosts} host${r.hosts > 1 ? "s" : ""} | ${f(r.providerUp)} | ${f(r.engineFloorUp)} | ${f(r.providerWork)} | ${f(r.script)} | ${r.ratio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.floorPreview)}) | ${r.upLogins}, ${r.previewLogins} | ${f(r.destroy)} | ${f(r.floorDestroy)} | ${f(r.destroyWork)} | ${f(r.scriptDelete)} | ${r.destroyRatio.toFixed(1)}× |`,
+  );
+}
+console.log(JSON.stringify({ fleet: rows }));

@@ -1,0 +1,28 @@
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { requirePulumiCli } from "../support/stack.js";
+import { REPO_ROOT } from "../support/testhost.js";
+
+// A short run of the fleet benchmark (npm run bench -- fleet runs N = 10 and 30): it works end to
+// end and prints its table and JSON. Figures are printed, never asserted as timings.
+const run = promisify(execFile);
+
+describe("bench/fleet.mts smoke (2 VMs on 1 host)", () => {
+  beforeAll(async () => {
+    await requirePulumiCli();
+  });
+
+  it("runs the provider, the engine floor and the one-connection script, and prints the table and JSON", async () => {
+    const { stdout } = await run("node", [path.join(REPO_ROOT, "bench/fleet.mts"), "2:1"], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    console.info(stdout);
+    expect(stdout).toMatch(/^\| 2, 1 host \| [\d.]+ s \|/m);
+    const json = JSON.parse(stdout.trim().split("\n").pop()!) as { fleet: Array<Record<string, number>> };
+    const row = json.fleet[0]!;
+    expect(row).toMatchObject({ n: 2, hosts: 1 });
+    for (const k of ["providerUp", "engineFloorUp", "script", "unchangedPreview", "destroy", "scriptDelete"]) expect(row[k], k).toBeGreaterThan(0);
+    // One pooled SSH connection per host for the whole of `pulumi up`.
+    expect(row["upLogins"]).toBe(1);
+  });
+});
