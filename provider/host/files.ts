@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Transform, type Readable } from "node:stream";
 import { OvmfError, RemoteCommandError } from "../errors.js";
 import type { Host } from "./host.js";
 
@@ -52,14 +52,17 @@ export interface WriteOptions {
   mode?: string;
   /** `user` or `user:group` to chown to. Default: the writing user. */
   owner?: string;
+  /** Create the file's directory first when it is missing (in the same remote command). */
+  mkdir?: boolean;
 }
 
 // Writes stdin to a temp file beside the target, checks its size and sha256 against what the
 // sender meant to send (a dropped connection ends stdin early, and a short file must never replace
 // the old one), sets mode and owner, fsyncs, and renames over the target.
 const ATOMIC_WRITE = `set -eu
-target=$1 mode=$2 owner=$3 size=$4 sum=$5
+target=$1 mode=$2 owner=$3 size=$4 sum=$5 mkdir=\${6:-}
 dir=$(dirname -- "$target"); base=$(basename -- "$target")
+if [ "$mkdir" = yes ]; then mkdir -p -- "$dir"; fi
 tmp=$(mktemp -- "$dir/.$base.XXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 cat > "$tmp"
@@ -91,7 +94,7 @@ export async function writeFileFromStream(
   sum: string,
   options: WriteOptions = {},
 ): Promise<void> {
-  const argv = ["sh", "-c", ATOMIC_WRITE, "sh", path, options.mode ?? "600", options.owner ?? "", String(size), sum];
+  const argv = ["sh", "-c", ATOMIC_WRITE, "sh", path, options.mode ?? "600", options.owner ?? "", String(size), sum, options.mkdir === true ? "yes" : ""];
   const r = await host.run(argv, { stdin });
   if (r.code !== 0) throw new RemoteCommandError(host.target, `write ${path}`, r.code, r.stderr);
 }
@@ -102,9 +105,26 @@ export async function writeFileFromStream(
  * Returns the sha256.
  */
 export async function copyFile(from: Host, fromPath: string, to: Host, toPath: string, options: WriteOptions = {}): Promise<string> {
+  return (await copy(from, fromPath, to, toPath, options, false)).sha256;
+}
+
+/**
+ * {@link copyFile} for a small file whose content the caller needs too (an NVRAM file, to describe
+ * it): the bytes that went over the wire are kept, so nothing is read back.
+ */
+export async function copyFileKeeping(from: Host, fromPath: string, to: Host, toPath: string, options: WriteOptions = {}): Promise<{ sha256: string; content: Buffer }> {
+  const { sha256, chunks } = await copy(from, fromPath, to, toPath, options, true);
+  return { sha256, content: Buffer.concat(chunks) };
+}
+
+async function copy(from: Host, fromPath: string, to: Host, toPath: string, options: WriteOptions, keep: boolean): Promise<{ sha256: string; chunks: Buffer[] }> {
   const [info, sum] = await Promise.all([stat(from, fromPath), sha256(from, fromPath)]);
   if (info === undefined) throw new OvmfError(`copy: ${fromPath} does not exist on ${from.target}`);
-  const pipe = new PassThrough();
+  const chunks: Buffer[] = [];
+  // Kept bytes are recorded as they pass (a Transform, so nothing flows before the writer reads).
+  const pipe = keep
+    ? new Transform({ transform: (c: Buffer, _e, done) => { chunks.push(c); done(null, c); } })
+    : new PassThrough();
   const reading = from.runRaw(["cat", "--", fromPath], { stdout: pipe }).then((r) => {
     pipe.end();
     if (r.code !== 0) throw new RemoteCommandError(from.target, `read ${fromPath}`, r.code, r.stderr);
@@ -113,5 +133,5 @@ export async function copyFile(from: Host, fromPath: string, to: Host, toPath: s
     throw err;
   });
   await Promise.all([reading, writeFileFromStream(to, toPath, pipe, info.size, sum, options)]);
-  return sum;
+  return { sha256: sum, chunks };
 }

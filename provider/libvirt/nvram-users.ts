@@ -1,7 +1,6 @@
 import { XMLParser } from "fast-xml-parser";
 import type { Host } from "../host/host.js";
 import { METADATA_NS } from "./domain-xml.js";
-import { DomainNotFoundError } from "./errors.js";
 import * as virsh from "./virsh.js";
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@_" });
@@ -34,19 +33,10 @@ export interface NvramUser {
 
 /** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
 export async function domainsUsingNvram(host: Host, path: string): Promise<NvramUser[]> {
-  const names = await virsh.list(host);
-  const users = await Promise.all(
-    names.map(async (domain): Promise<NvramUser | undefined> => {
-      try {
-        const xml = await virsh.dumpxml(host, domain, true);
-        if (nvramPathOf(xml) !== path) return undefined;
-        const managed = managedMetadata(xml);
-        return { domain, state: await virsh.domstate(host, domain), ...(managed === undefined ? {} : { managed }) };
-      } catch (err) {
-        if (err instanceof DomainNotFoundError) return undefined; // removed meanwhile
-        throw err;
-      }
-    }),
-  );
-  return users.filter((u): u is NvramUser => u !== undefined);
+  return (await virsh.definitions(host))
+    .filter((d) => nvramPathOf(d.xml) === path)
+    .map((d) => {
+      const managed = managedMetadata(d.xml);
+      return { domain: d.domain, state: d.state, ...(managed === undefined ? {} : { managed }) };
+    });
 }

@@ -51,12 +51,18 @@ export function requireTemplate(i: NvramInputs): string {
 
 export const templateOf = (i: NvramInputs): string | undefined => i.templatePath ?? i.firmware?.varsTemplatePath;
 
-/** Measures the file (which must exist) and fills the outputs. */
-export async function describeNvram(inputs: NvramInputs, host: Host): Promise<NvramOutputs> {
+/**
+ * Measures the file (which must exist) and fills the outputs; `written` is what this operation just
+ * wrote there (then nothing is read back).
+ */
+export async function describeNvram(inputs: NvramInputs, host: Host, written?: { content: Buffer; templateSha256?: string }): Promise<NvramOutputs> {
   const template = templateOf(inputs) ?? "";
   // One read of the content (a few hundred KiB) gives its sha256, its Secure Boot state and the
   // backup, consistent with each other even while a guest writes the file.
-  const [content, templateSum] = await Promise.all([readFile(host, inputs.path), template === "" ? Promise.resolve("") : sha256(host, template)]);
+  const [content, templateSum] = await Promise.all([
+    written?.content ?? readFile(host, inputs.path),
+    written?.templateSha256 ?? (template === "" ? Promise.resolve("") : sha256(host, template)),
+  ]);
   const { varStore: _stale, backupData: _old, ...rest } = inputs as NvramOutputs;
   const outs: NvramOutputs = {
     ...rest,

@@ -1,5 +1,6 @@
 import { OvmfError } from "../errors.js";
-import { copyFile, readFile, writeFileAtomic } from "../host/files.js";
+import { createHash } from "node:crypto";
+import { copyFileKeeping, readFile, writeFileAtomic } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import { domainsUsingNvram } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
@@ -15,20 +16,33 @@ export type Placement =
 export const NVRAM_MODE = "600";
 export const NVRAM_OWNER = "root:root";
 
+/** What was written: the content, and the template's sha256 when the content started from it. */
+export interface Placed {
+  content: Buffer;
+  templateSha256?: string;
+}
+
 /**
  * Writes an NVRAM file atomically with the owner and mode libvirt gives the files it creates
- * (root, 0600; libvirt hands it to the qemu user while the domain runs).
+ * (root, 0600; libvirt hands it to the qemu user while the domain runs), its directory created in
+ * the same remote command. Returns what it wrote, so that nothing needs reading back.
  */
-export async function placeContent(host: Host, path: string, from: Placement, keys?: SecureBootKeys): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  await host.check(["mkdir", "-p", "--", dir], `mkdir ${dir}`);
-  const options = { mode: NVRAM_MODE, owner: NVRAM_OWNER };
+export async function placeContent(host: Host, path: string, from: Placement, keys?: SecureBootKeys): Promise<Placed> {
+  const options = { mode: NVRAM_MODE, owner: NVRAM_OWNER, mkdir: true };
   if (keys !== undefined) {
     // The declared keys are written into the starting content before the file first appears.
-    const content = from.kind === "backup" ? decodeBackup(from.data) : await readFile(from.kind === "clone" ? from.from : host, from.path);
-    await writeFileAtomic(host, path, withKeys(content, keys, path), options);
-  } else if (from.kind === "backup") await writeFileAtomic(host, path, decodeBackup(from.data), options);
-  else await copyFile(from.kind === "clone" ? from.from : host, from.path, host, path, options);
+    const source = from.kind === "backup" ? decodeBackup(from.data) : await readFile(from.kind === "clone" ? from.from : host, from.path);
+    const content = withKeys(source, keys, path);
+    await writeFileAtomic(host, path, content, options);
+    return { content, ...(from.kind === "template" ? { templateSha256: createHash("sha256").update(source).digest("hex") } : {}) };
+  }
+  if (from.kind === "backup") {
+    const content = decodeBackup(from.data);
+    await writeFileAtomic(host, path, content, options);
+    return { content };
+  }
+  const copied = await copyFileKeeping(from.kind === "clone" ? from.from : host, from.path, host, path, options);
+  return { content: copied.content, ...(from.kind === "template" ? { templateSha256: copied.sha256 } : {}) };
 }
 
 /** `content` with the declared keys enrolled; an error names secureBootKeys and the file. */

@@ -78,7 +78,8 @@ async function create(raw: NvramInputs) {
     if (inputs.secureBootKeys !== undefined) await enrollInPlace(host, inputs.path, inputs.secureBootKeys);
   } else {
     const placement: Placement = inputs.source !== undefined ? { kind: "clone", from: new Host(inputs.source.connection), path: inputs.source.path } : { kind: "template", path: requireTemplate(inputs) };
-    await placeContent(host, inputs.path, placement, inputs.secureBootKeys);
+    const written = await placeContent(host, inputs.path, placement, inputs.secureBootKeys);
+    return { id: `${identity(inputs.connection)}:${inputs.path}`, outs: await describeNvram(inputs, host, written) };
   }
   return { id: `${identity(inputs.connection)}:${inputs.path}`, outs: await describeNvram(inputs, host) };
 }
