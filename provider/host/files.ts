@@ -42,6 +42,19 @@ export async function sha256(host: Host, path: string): Promise<string> {
   return hex;
 }
 
+/** Size and sha256 of a file in one round trip, or undefined when it does not exist. */
+export async function sizeAndSha256(host: Host, path: string): Promise<{ size: number; sha256: string } | undefined> {
+  const r = await host.run(["sh", "-c", 'stat -L -c %s -- "$1" && sha256sum -- "$1"', "sh", path]);
+  if (r.code !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new RemoteCommandError(host.target, `stat and sha256sum ${path}`, r.code, r.stderr);
+  }
+  const [size, sum] = r.stdout.split("\n");
+  const hex = (sum ?? "").slice(0, 64);
+  if (!/^\d+$/.test(size ?? "") || !/^[0-9a-f]{64}$/.test(hex)) throw new OvmfError(`stat/sha256sum ${path} on ${host.target} printed ${JSON.stringify(r.stdout.slice(0, 120))}`);
+  return { size: Number(size), sha256: hex };
+}
+
 /** Removes a file; a missing file is not an error. */
 export async function removeFile(host: Host, path: string): Promise<void> {
   await host.check(["rm", "-f", "--", path], `remove ${path}`);
@@ -118,8 +131,9 @@ export async function copyFileKeeping(from: Host, fromPath: string, to: Host, to
 }
 
 async function copy(from: Host, fromPath: string, to: Host, toPath: string, options: WriteOptions, keep: boolean): Promise<{ sha256: string; chunks: Buffer[] }> {
-  const [info, sum] = await Promise.all([stat(from, fromPath), sha256(from, fromPath)]);
+  const info = await sizeAndSha256(from, fromPath);
   if (info === undefined) throw new OvmfError(`copy: ${fromPath} does not exist on ${from.target}`);
+  const sum = info.sha256;
   const chunks: Buffer[] = [];
   // Kept bytes are recorded as they pass (a Transform, so nothing flows before the writer reads).
   const pipe = keep

@@ -161,7 +161,6 @@ export function dumpxml(host: Host, domain: string, inactive = false): Promise<s
   return virsh(host, "dumpxml", [...(inactive ? ["--inactive"] : []), "--", domain], domain);
 }
 
-/** Names of all domains (running and defined). */
 // Every domain's name, state and inactive XML in one remote command (one SSH round trip instead of
 // one per domain): records end with \035, fields are split by \036 (neither can occur in XML).
 const DEFINITIONS = `names=$(virsh -q -c "$1" list --all --name) || exit $?
@@ -197,6 +196,7 @@ export function parseDefinitions(out: string): Definition[] {
     });
 }
 
+/** Names of all domains (running and defined). */
 export async function list(host: Host): Promise<string[]> {
   const out = await virsh(host, "list", ["--all", "--name"]);
   return out.split("\n").map((l) => l.trim()).filter((l) => l !== "");
@@ -204,11 +204,15 @@ export async function list(host: Host): Promise<string[]> {
 
 /** Whether a domain of that name exists on the host. */
 export async function exists(host: Host, domain: string): Promise<boolean> {
+  return (await stateIfExists(host, domain)) !== undefined;
+}
+
+/** The domain's state, or undefined when there is no such domain (one round trip for both). */
+export async function stateIfExists(host: Host, domain: string): Promise<DomainState | undefined> {
   try {
-    await domstate(host, domain);
-    return true;
+    return await domstate(host, domain);
   } catch (err) {
-    if (err instanceof DomainNotFoundError) return false;
+    if (err instanceof DomainNotFoundError) return undefined;
     throw err;
   }
 }

@@ -207,8 +207,9 @@ export const q35DomainProvider = {
   /** Shuts the domain down and undefines it; the NVRAM file stays (it belongs to its Nvram). */
   async delete(_id: string, props: DomainOutputs) {
     const host = new Host(props.connection);
-    if (!(await virsh.exists(host, props.name))) return;
-    await virsh.shutdown(host, props.name, props.shutdownTimeoutSeconds ?? 60);
+    const state = await virsh.stateIfExists(host, props.name);
+    if (state === undefined) return;
+    if (state !== "shut off") await virsh.shutdown(host, props.name, props.shutdownTimeoutSeconds ?? 60);
     await virsh.undefine(host, props.name, "keep");
   },
 };

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { XMLBuilder } from "fast-xml-parser";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { setWarningSink } from "../../provider/engine-log.js";
 import { readFile, sha256 } from "../../provider/host/files.js";
@@ -12,6 +11,7 @@ import type { NvramInputs, NvramOutputs } from "../../provider/nvram/model.js";
 import { nvramProvider } from "../../provider/nvram/provider.js";
 import { parseVarStore } from "../../provider/nvram/varstore.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { unmanagedUefiDomain } from "../support/domain.js";
 import { rejection } from "../support/rejection.js";
 import { hostConnection, loadTestHost } from "../support/testhost.js";
 
@@ -103,19 +103,7 @@ describe("Nvram secureBootKeys on a real host", () => {
   });
 });
 
-/** A diskless UEFI q35 domain on the file, defined outside any Q35Domain. */
+/** A diskless UEFI q35 domain on the file with SMM and the secure loader, defined outside any Q35Domain. */
 function uefiDomain(): string {
-  return new XMLBuilder({ ignoreAttributes: false }).build({
-    domain: {
-      "@_type": th.domainType,
-      name: domain,
-      memory: { "@_unit": "MiB", "#text": 128 },
-      features: { acpi: "", smm: { "@_state": "on" } },
-      os: {
-        type: { "@_arch": "x86_64", "@_machine": "q35", "#text": "hvm" },
-        loader: { "@_readonly": "yes", "@_secure": "yes", "@_type": "pflash", "#text": firmware.codePath },
-        nvram: file,
-      },
-    },
-  }) as string;
+  return unmanagedUefiDomain({ name: domain, domainType: th.domainType, codePath: firmware.codePath, nvramPath: file, secure: true });
 }

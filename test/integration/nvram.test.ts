@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { XMLBuilder } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { sha256, stat, writeFileAtomic } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
@@ -7,6 +6,7 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import { nvramProvider } from "../../provider/nvram/provider.js";
 import type { NvramInputs } from "../../provider/nvram/model.js";
 import { closeAll } from "../../provider/ssh/pool.js";
+import { unmanagedUefiDomain } from "../support/domain.js";
 import { rejection } from "../support/rejection.js";
 import { hostConnection, loadTestHost } from "../support/testhost.js";
 
@@ -19,21 +19,7 @@ const firmware = { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", codeSize: 3_653_
 const inputs: NvramInputs = { connection: connA, firmware, path: `/var/lib/libvirt/qemu/nvram/${domain}_VARS.fd` };
 
 /** A diskless UEFI q35 domain that uses the NVRAM file (no Secure Boot, so no SMM needed). */
-function uefiDomain(): string {
-  return new XMLBuilder({ ignoreAttributes: false }).build({
-    domain: {
-      "@_type": th.domainType,
-      name: domain,
-      memory: { "@_unit": "MiB", "#text": 128 },
-      features: { acpi: "" },
-      os: {
-        type: { "@_arch": "x86_64", "@_machine": "q35", "#text": "hvm" },
-        loader: { "@_readonly": "yes", "@_type": "pflash", "#text": firmware.codePath },
-        nvram: inputs.path,
-      },
-    },
-  }) as string;
-}
+const uefiDomain = () => unmanagedUefiDomain({ name: domain, domainType: th.domainType, codePath: firmware.codePath, nvramPath: inputs.path });
 
 afterAll(async () => {
   if (await virsh.exists(a, domain)) {

@@ -1,3 +1,4 @@
+import { XMLBuilder } from "fast-xml-parser";
 import type { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import type { ConnectionSpec } from "../../provider/ssh/connection.js";
@@ -33,4 +34,24 @@ export async function removeTestDomain(host: Host, name: string): Promise<void> 
     await virsh.undefine(host, name, "keep");
   }
   await host.run(["rm", "-f", "--", nvramPathOf(name), serialLogPath(name)]);
+}
+
+/**
+ * The XML of a diskless UEFI q35 domain on an NVRAM file, defined outside any Q35Domain (as a
+ * user's hand-made domain would be); `secure` adds SMM and the secure loader.
+ */
+export function unmanagedUefiDomain(o: { name: string; domainType: string; codePath: string; nvramPath: string; secure?: boolean }): string {
+  return new XMLBuilder({ ignoreAttributes: false }).build({
+    domain: {
+      "@_type": o.domainType,
+      name: o.name,
+      memory: { "@_unit": "MiB", "#text": 128 },
+      features: o.secure === true ? { acpi: "", smm: { "@_state": "on" } } : { acpi: "" },
+      os: {
+        type: { "@_arch": "x86_64", "@_machine": "q35", "#text": "hvm" },
+        loader: { "@_readonly": "yes", ...(o.secure === true ? { "@_secure": "yes" } : {}), "@_type": "pflash", "#text": o.codePath },
+        nvram: o.nvramPath,
+      },
+    },
+  }) as string;
 }
