@@ -3,6 +3,7 @@
  * a variable store header, then one header + UTF-16 name + data per variable. Pure; used to say
  * from the file itself whether OVMF will enforce Secure Boot with it.
  */
+import { EFI_GLOBAL as GLOBAL, IMAGE_SECURITY_DATABASE, SECURE_BOOT_ENABLE_GUID as SECURE_BOOT_ENABLE } from "./enroll.js";
 import { MICROSOFT_CERTIFICATES } from "./microsoft-certs.js";
 import { readSignatureLists, summarizeEntry, type SignatureSummary } from "./signatures.js";
 import { readStoredVariables } from "./varstore-write.js";
@@ -41,9 +42,6 @@ export interface VarStoreSummary {
   microsoftCertificates: string[];
 }
 
-const GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
-const IMAGE_SECURITY_DATABASE = "d719b2cb-3d3a-4596-a3bc-dad00e67656f";
-const SECURE_BOOT_ENABLE = "f0a30bc7-af08-4556-99c4-001009c93a44";
 
 /** The valid variables of an edk2 variable store; throws when `b` is not one. */
 export function parseVarStore(b: Buffer): EfiVariable[] {
