@@ -109,16 +109,28 @@ async function script(n: number, hosts: number) {
 /** With PULUMI_OVMF_TRACE set: what the provider ran per phase, by command (count, total running time). */
 function traceSummary(file: string | undefined, since: number, until: number): string {
   if (file === undefined || !existsSync(file)) return "";
-  const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { at: number; pid: number; command: string; runMs: number; queuedMs: number });
+  type Line = { at: number; pid: number; command?: string; operation?: string; runMs: number; queuedMs?: number };
+  const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Line);
   const phase = lines.filter((l) => l.at >= since && l.at <= until);
+  const commands = phase.filter((l) => l.command !== undefined);
   const by = new Map<string, { n: number; ms: number; queued: number }>();
-  for (const l of phase) {
-    const k = l.command.split(" ").slice(0, 2).join(" ");
+  for (const l of commands) {
+    const k = (l.command ?? "").split(" ").slice(0, 2).join(" ");
     const e = by.get(k) ?? { n: 0, ms: 0, queued: 0 };
-    by.set(k, { n: e.n + 1, ms: e.ms + l.runMs, queued: e.queued + l.queuedMs });
+    by.set(k, { n: e.n + 1, ms: e.ms + l.runMs, queued: e.queued + (l.queuedMs ?? 0) });
+  }
+  const ops = new Map<string, { n: number; ms: number }>();
+  for (const l of phase.filter((x) => x.operation !== undefined)) {
+    const e = ops.get(l.operation ?? "") ?? { n: 0, ms: 0 };
+    ops.set(l.operation ?? "", { n: e.n + 1, ms: e.ms + l.runMs });
   }
   const pids = new Set(phase.map((l) => l.pid)).size;
-  return `${phase.length} remote commands from ${pids} provider process(es): ` + [...by].sort((x, y) => y[1].ms - x[1].ms).map(([k, v]) => `${k} ×${v.n} ${(v.ms / 1000).toFixed(1)} s run, ${(v.queued / 1000).toFixed(1)} s queued`).join("; ");
+  return (
+    `${commands.length} remote commands from ${pids} provider process(es): ` +
+    [...by].sort((x, y) => y[1].ms - x[1].ms).map(([k, v]) => `${k} ×${v.n} ${(v.ms / 1000).toFixed(1)} s run, ${(v.queued / 1000).toFixed(1)} s queued`).join("; ") +
+    `\n  provider operations: ` +
+    [...ops].sort((x, y) => y[1].ms - x[1].ms).map(([k, v]) => `${k} ×${v.n} ${(v.ms / 1000).toFixed(2)} s`).join("; ")
+  );
 }
 
 const cases = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["10:1", "30:2"]).map((c) => c.split(":").map(Number) as [number, number]);

@@ -9,14 +9,15 @@ import { hostInfoProvider } from "./host-info/provider.js";
 import { nvramProvider } from "./nvram/provider.js";
 import { q35DomainProvider } from "./q35-domain/provider.js";
 import { tpmStateProvider } from "./tpm-state/provider.js";
+import { traced } from "./ssh/trace.js";
 
 /** Resource implementations by kind; the sdk's shims look them up by these names. */
 export const providers = {
-  "host-info": hostInfoProvider,
-  "firmware-image": firmwareProvider,
-  nvram: nvramProvider,
-  "q35-domain": q35DomainProvider,
-  "tpm-state": tpmStateProvider,
+  "host-info": traced("HostInfo", hostInfoProvider),
+  "firmware-image": traced("FirmwareImage", firmwareProvider),
+  nvram: traced("Nvram", nvramProvider),
+  "q35-domain": traced("Q35Domain", q35DomainProvider),
+  "tpm-state": traced("TpmState", tpmStateProvider),
 } as const;
 
 export type ProviderKind = keyof typeof providers;

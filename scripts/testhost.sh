@@ -144,6 +144,10 @@ MaxStartups 100:30:200
 AllowTcpForwarding yes
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
+# A command's shell must not run this machine's interactive start-up files: bash sources ~/.bashrc
+# for a command sshd runs when SHLVL is unset, and a developer's or CI machine's root .bashrc (pyenv,
+# nvm, cargo) costs ~200 ms per remote command, which a libvirt host's bare root account does not.
+SetEnv SHLVL=1
 CONF
   echo "$port" > "$dir/$name.port"
 }

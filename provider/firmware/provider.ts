@@ -48,7 +48,7 @@ function sourceKind(i: FirmwareInputs): "upload" | "explicit" | "descriptor" {
   return i.codePath !== undefined || i.varsTemplatePath !== undefined ? "explicit" : "descriptor";
 }
 
-async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
+async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
   const inputs = stripProvider(news) as unknown as FirmwareInputs & Record<string, unknown>;
   const failures = validateConnection(inputs.connection, "connection", isUnknown);
   checkBoolean(failures, "secureBoot", inputs.secureBoot, "either");
@@ -72,9 +72,12 @@ async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ i
     }
   }
   // An explicit CODE/VARS pair is checked against the host now, so a mismatch fails the preview and
-  // nothing is created (a read-only stat of two files).
+  // nothing is created (a read-only stat of two files). Checked once: an unchanged pair on an
+  // unchanged host is not looked at again at every preview.
   const { codePath, varsTemplatePath } = inputs;
-  if (failures.length === 0 && inputs.upload === undefined && codePath !== undefined && varsTemplatePath !== undefined && !hasUnknowns([inputs.connection, codePath, varsTemplatePath])) {
+  const prior = olds as Partial<FirmwareInputs>;
+  const checkedBefore = prior.connection !== undefined && JSON.stringify([prior.connection, prior.codePath, prior.varsTemplatePath]) === JSON.stringify([inputs.connection, codePath, varsTemplatePath]);
+  if (failures.length === 0 && !checkedBefore && inputs.upload === undefined && codePath !== undefined && varsTemplatePath !== undefined && !hasUnknowns([inputs.connection, codePath, varsTemplatePath])) {
     const host = new Host(inputs.connection);
     try {
       const [code, vars] = await Promise.all([fileFacts(host, codePath, "codePath"), fileFacts(host, varsTemplatePath, "varsTemplatePath")]);

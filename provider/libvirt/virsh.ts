@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
 import { parseStateWithReason, type DomainState, type StateWithReason } from "./domain-state.js";
@@ -161,15 +162,112 @@ export function dumpxml(host: Host, domain: string, inactive = false): Promise<s
   return virsh(host, "dumpxml", [...(inactive ? ["--inactive"] : []), "--", domain], domain);
 }
 
+// Steps of one remote command report which step failed by a last stderr line \037STEP (a control
+// character no virsh message holds), so that the error names the virsh operation as before.
+const STEP_MARK = new RegExp(`${String.fromCharCode(0x1f)}(\\w+)\\n?$`);
+const STEP_FAILED = `at() { c=$?; printf '\\037%s\\n' "$1" >&2; exit "$c"; }`;
+
+/** A step of a multi-step remote command failed: the error of that virsh operation. */
+function stepError(host: Host, r: { code: number | null; stderr: string }, domain: string): VirshError {
+  const step = STEP_MARK.exec(r.stderr)?.[1] ?? "define";
+  return classifyVirshError({ target: host.target, operation: step === "state" ? "domstate" : step, code: r.code, stderr: r.stderr.replace(STEP_MARK, ""), domain });
+}
+
+// Defines a domain that must not exist yet and reads it back, in one remote command instead of
+// four: "exists" with its state when a domain has the name (nothing changed), else define from
+// stdin, autostart if asked, then the persistent XML and the state.
+const DEFINE_NEW = `uri=$1 name=$2 autostart=$3
+${STEP_FAILED}
+if s=$(virsh -q -c "$uri" domstate -- "$name" 2>&1); then printf 'exists\\036%s' "$s"; exit 0; fi
+case $s in *"failed to get domain"*|*"Domain not found"*|*"no domain with matching"*) ;; *) printf '%s\\n' "$s" >&2; false || at domstate;; esac
+virsh -q -c "$uri" define /dev/stdin >/dev/null || at define
+[ "$autostart" != yes ] || virsh -q -c "$uri" autostart -- "$name" >/dev/null || at autostart
+x=$(virsh -q -c "$uri" dumpxml --inactive -- "$name") || at dumpxml
+s=$(virsh -q -c "$uri" domstate -- "$name") || at state
+printf 'defined\\036%s\\036%s\\n' "$s" "$x"`;
+
+export type DefineNew = { defined: false; state: DomainState } | { defined: true; state: DomainState; xml: string };
+
+/** Errors of {@link defineNew} thrown after the domain was defined (the caller rolls it back). */
+const afterDefine = new WeakSet<object>();
+export const failedAfterDefine = (err: unknown): boolean => typeof err === "object" && err !== null && afterDefine.has(err);
+
+/**
+ * Defines `domain` from `xml` unless a domain of that name exists (then only its state is
+ * returned), sets autostart when asked, and returns the persistent XML and state: one round trip.
+ */
+export async function defineNew(host: Host, domain: string, xml: string, autostart: boolean): Promise<DefineNew> {
+  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINE_NEW, "sh", LIBVIRT_URI, domain, autostart ? "yes" : ""], { stdin: xml });
+  if (r.code !== 0) {
+    const err = stepError(host, r, domain);
+    if (!/^(domstate|define)$/.test(STEP_MARK.exec(r.stderr)?.[1] ?? "define")) afterDefine.add(err);
+    throw err;
+  }
+  const [what, state = "", defined = ""] = r.stdout.split("\u001e");
+  return what === "exists" ? { defined: false, state: state.trim() as DomainState } : { defined: true, state: state.trim() as DomainState, xml: defined };
+}
+
+// Undefines a domain that is off, keeping its NVRAM and TPM state, in one remote command: "gone"
+// (no such domain), "undefined", "state<RS>STATE" (not off: nothing done), or "old" (this libvirt has
+// no --keep-tpm: nothing done, the caller decides).
+const UNDEFINE_IF_OFF = `uri=$1 name=$2
+${STEP_FAILED}
+if ! s=$(virsh -q -c "$uri" domstate -- "$name" 2>&1); then
+  case $s in *"failed to get domain"*|*"Domain not found"*|*"no domain with matching"*) printf gone; exit 0;; esac
+  printf '%s\\n' "$s" >&2; false || at domstate
+fi
+[ "$s" = "shut off" ] || { printf 'state\\036%s' "$s"; exit 0; }
+if e=$(virsh -q -c "$uri" undefine --keep-nvram --keep-tpm -- "$name" 2>&1 >/dev/null); then printf undefined; exit 0; fi
+case $e in *--keep-tpm*) printf old; exit 0;; esac
+printf '%s\\n' "$e" >&2; false || at undefine`;
+
+/**
+ * Undefines `domain` (keeping NVRAM and TPM state) when it is off, in one round trip. Returns
+ * what it found: no domain, undefined, or the state of a domain that is not off (nothing done).
+ */
+export async function undefineIfOff(host: Host, domain: string): Promise<"gone" | "undefined" | { state: DomainState } | "old libvirt"> {
+  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", UNDEFINE_IF_OFF, "sh", LIBVIRT_URI, domain]);
+  if (r.code !== 0) throw stepError(host, r, domain);
+  const out = r.stdout.trim();
+  if (out === "gone" || out === "undefined") return out;
+  if (out === "old") return "old libvirt";
+  return { state: out.split("\u001e")[1]?.trim() as DomainState };
+}
+
+const DESCRIBE = `uri=$1 name=$2
+${STEP_FAILED}
+x=$(virsh -q -c "$uri" dumpxml --inactive -- "$name") || at dumpxml
+s=$(virsh -q -c "$uri" domstate -- "$name") || at state
+printf '%s\\036%s\\n' "$s" "$x"`;
+
+/** The persistent XML and the state of a domain, in one round trip. */
+export async function describe(host: Host, domain: string): Promise<{ xml: string; state: DomainState }> {
+  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DESCRIBE, "sh", LIBVIRT_URI, domain]);
+  if (r.code !== 0) throw stepError(host, r, domain);
+  const [state = "", xml = ""] = r.stdout.split("\u001e");
+  return { state: state.trim() as DomainState, xml };
+}
+
 // Every domain's name, state and inactive XML in one remote command (one SSH round trip instead of
-// one per domain): records end with \035, fields are split by \036 (neither can occur in XML).
+// one per domain), and in one virsh process for the usual names (one libvirt connection instead of
+// two per domain): records of names virsh's own command line would need quoting for come first,
+// ending with \035 and fields split by \036 (neither can occur in XML); then \034 and the batch,
+// whose records are delimited by a per-call nonce ($2) that no definition holds.
 const DEFINITIONS = `names=$(virsh -q -c "$1" list --all --name) || exit $?
-printf '%s\\n' "$names" | while IFS= read -r d; do
-  [ -n "$d" ] || continue
-  s=$(virsh -q -c "$1" domstate -- "$d" 2>/dev/null) || continue
-  x=$(virsh -q -c "$1" dumpxml --inactive -- "$d" 2>/dev/null) || continue
-  printf '%s\\036%s\\036%s\\035' "$d" "$s" "$x"
-done`;
+n=$2 batch=""
+set -f; nl='
+'; IFS=$nl
+for d in $names; do
+  case $d in
+  ""|-*|*[!A-Za-z0-9._:+@-]*)
+    s=$(virsh -q -c "$1" domstate -- "$d" 2>/dev/null) || continue
+    x=$(virsh -q -c "$1" dumpxml --inactive -- "$d" 2>/dev/null) || continue
+    printf '%s\\036%s\\036%s\\n\\035' "$d" "$s" "$x";;
+  *) batch="$batch echo $n-S $d $n-N; domstate -- $d; echo $n-X; dumpxml --inactive -- $d; echo $n-E;";;
+  esac
+done
+printf '\\034'
+[ -z "$batch" ] || virsh -q -c "$1" "$batch" 2>/dev/null || true`;
 
 export interface Definition {
   domain: string;
@@ -180,20 +278,35 @@ export interface Definition {
 
 /** Every domain on the host with its state and definition; a domain removed meanwhile is left out. */
 export async function definitions(host: Host): Promise<Definition[]> {
-  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINITIONS, "sh", LIBVIRT_URI]);
+  const nonce = `pulumi-ovmf-${randomBytes(12).toString("hex")}`;
+  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINITIONS, "sh", LIBVIRT_URI, nonce]);
   if (r.code !== 0) throw classifyVirshError({ target: host.target, operation: "list", code: r.code, stderr: r.stderr });
-  return parseDefinitions(r.stdout);
+  return parseDefinitions(r.stdout, nonce);
 }
 
 /** The records {@link definitions} prints. Pure. */
-export function parseDefinitions(out: string): Definition[] {
-  return out
+export function parseDefinitions(out: string, nonce: string): Definition[] {
+  const sep = out.indexOf("\u001c");
+  const quoted = (sep < 0 ? out : out.slice(0, sep))
     .split("\u001d")
     .filter((rec) => rec.includes("\u001e"))
     .map((rec) => {
       const [domain = "", state = "", xml = ""] = rec.split("\u001e");
       return { domain: domain.replace(/^\n+/, ""), state: state.trim() as DomainState, xml };
     });
+  const batch: Definition[] = [];
+  if (sep >= 0) {
+    // virsh's echo ends without a newline in a batch; the state and the XML come as virsh prints them.
+    for (const rec of out.slice(sep + 1).split(`${nonce}-S `).slice(1)) {
+      const m = /^(\S+) (\S+)-N([\s\S]*?)\2-X([\s\S]*?)\2-E/.exec(rec);
+      if (m === null || m[2] !== nonce) continue;
+      const state = (m[3] ?? "").trim();
+      const xml = (m[4] ?? "").replace(/^\n+/, "");
+      // A domain removed between the listing and the batch has no state and no XML: left out.
+      if (state !== "" && xml.startsWith("<domain")) batch.push({ domain: m[1] ?? "", state: state as DomainState, xml });
+    }
+  }
+  return [...quoted, ...batch];
 }
 
 /** Names of all domains (running and defined). */

@@ -1,12 +1,12 @@
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 import { variantMismatchReason } from "../firmware/variant.js";
-import { removeFile, stat } from "../host/files.js";
+import { copyNew, removeFile, stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
-import { enrollInPlace, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
+import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { diffNvram, updateNvram } from "./update.js";
 import { checkSecureBootKeys } from "./keys-check.js";
 import { warn } from "../engine-log.js";
@@ -62,11 +62,17 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
 async function create(raw: NvramInputs) {
   const inputs = stripProvider(raw) as unknown as NvramInputs;
   const host = new Host(inputs.connection);
+  const id = `${identity(inputs.connection)}:${inputs.path}`;
+  const template = templateOf(inputs);
+  // The common case, a new file from the template on its host, is one remote command.
+  if (inputs.source === undefined && inputs.secureBootKeys === undefined && template !== undefined) {
+    const made = await copyNew(host, template, inputs.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER });
+    if (made.created) return { id, outs: await describeNvram(inputs, host, { content: made.content, templateSha256: made.sha256 }) };
+  }
   const existing = await stat(host, inputs.path);
   if (existing !== undefined) {
     // Never overwrite a VM's variables by surprise: a file already there (for example kept when its
     // domain was undefined) is taken over as it is.
-    const template = templateOf(inputs);
     const templateInfo = template === undefined ? undefined : await stat(host, template);
     if (templateInfo !== undefined && templateInfo.size !== existing.size) {
       throw new OvmfError(
@@ -79,9 +85,9 @@ async function create(raw: NvramInputs) {
   } else {
     const placement: Placement = inputs.source !== undefined ? { kind: "clone", from: new Host(inputs.source.connection), path: inputs.source.path } : { kind: "template", path: requireTemplate(inputs) };
     const written = await placeContent(host, inputs.path, placement, inputs.secureBootKeys);
-    return { id: `${identity(inputs.connection)}:${inputs.path}`, outs: await describeNvram(inputs, host, written) };
+    return { id, outs: await describeNvram(inputs, host, written) };
   }
-  return { id: `${identity(inputs.connection)}:${inputs.path}`, outs: await describeNvram(inputs, host) };
+  return { id, outs: await describeNvram(inputs, host) };
 }
 
 export const nvramProvider = {

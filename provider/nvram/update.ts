@@ -1,5 +1,5 @@
 import { OvmfError } from "../errors.js";
-import { removeFile, stat } from "../host/files.js";
+import { removeFile, sizeAndSha256, stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
 import * as virsh from "../libvirt/virsh.js";
@@ -13,10 +13,11 @@ const moved = (olds: NvramInputs, news: NvramInputs) => identity(olds.connection
 /**
  * Never a replacement: an NVRAM file holds a VM's boot entries and enrolled keys, so every change
  * (another host, another path, a reset) is an update that carries or re-creates the content on
- * purpose. With nothing asked for, one read-only stat checks the file is still there, so that
- * `pulumi up` restores a lost file.
+ * purpose. Compares with the stack state only (no SSH, so an unchanged preview touches no host):
+ * a file lost from the host shows once a refresh has recorded it (sha256 ""), and `pulumi up
+ * --refresh` restores it.
  */
-export async function diffNvram(olds: NvramOutputs, news: NvramInputs) {
+export function diffNvram(olds: NvramOutputs, news: NvramInputs) {
   const none = { replaces: [] as string[], deleteBeforeReplace: false };
   if (hasUnknowns(news)) return { changes: true, ...none };
   const asked =
@@ -27,9 +28,7 @@ export async function diffNvram(olds: NvramOutputs, news: NvramInputs) {
     !same(olds.backup ?? false, news.backup ?? false) ||
     !same(olds.secureBootKeys, news.secureBootKeys) ||
     !same(olds.connection, news.connection);
-  if (asked) return { changes: true, ...none };
-  const missing = (await stat(new Host(news.connection), news.path)) === undefined;
-  return { changes: missing, ...none };
+  return { changes: asked || olds.sha256 === "", ...none };
 }
 
 /** What to restore a lost file from: the backup in the state if there is one, else the template. */
@@ -55,9 +54,15 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
   if (moved(olds, news)) {
     // Never copy a file QEMU may still be writing; the copy is verified before the original goes.
     await stopManagedOrRefuse(oldHost, olds.path, "move", "running");
-    const [source, target] = await Promise.all([stat(oldHost, olds.path), stat(newHost, news.path)]);
+    const [source, target] = await Promise.all([sizeAndSha256(oldHost, olds.path), sizeAndSha256(newHost, news.path)]);
     if (target !== undefined) {
-      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path.`);
+      // A move whose result never reached the stack (the connection dropped) left its copy: the
+      // same bytes as the source, or, once the source was removed, as the stack last recorded.
+      const resumed = !reset && (source !== undefined ? target.sha256 === source.sha256 : target.sha256 === olds.sha256);
+      if (!resumed) throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path.`);
+      if (source !== undefined) await removeFile(oldHost, olds.path);
+      if (rekey && !reset) await enrollInPlace(newHost, news.path, keys);
+      return describeNvram(news, newHost);
     }
     const from: Placement = reset ? { kind: "template", path: requireTemplate(news) } : source !== undefined ? { kind: "clone", from: oldHost, path: olds.path } : restoreSource(olds, news);
     // The content moves as it is, with the declared keys written in when they changed or it starts anew.

@@ -5,6 +5,7 @@ import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
 import { emulatorOf, parseDomain, renderDomain } from "../libvirt/domain-xml.js";
 import { DomainNotRunningError } from "../libvirt/errors.js";
+import { managedMetadata, nvramPathOf } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { classify, replacesWithUnknowns } from "./classify.js";
 import { probePciDevices } from "./hostdev-probe.js";
@@ -39,6 +40,17 @@ async function desired(host: Host, inputs: DomainInputs) {
   return resolve(inputs, type);
 }
 
+/**
+ * Whether an existing domain is this resource's own, left by an earlier create whose result never
+ * reached the stack (the connection dropped after the define): a definition this provider wrote
+ * (its metadata) for the same NVRAM file, and with a TpmState the same UUID. Taken over without
+ * `adopt`, so that the next `pulumi up` converges instead of refusing its own domain. Pure.
+ */
+export function ownLeftover(xml: string, inputs: DomainInputs): boolean {
+  if (managedMetadata(xml) === undefined || nvramPathOf(xml) !== inputs.nvram.path) return false;
+  return inputs.tpmState === undefined || parseDomain(xml).uuid === inputs.tpmState.uuid;
+}
+
 /** A failed start says what the operation left behind; other errors pass unchanged. */
 function leftBehind(err: unknown, outcome: string): unknown {
   return err instanceof DomainNotRunningError ? err.withOutcome(outcome) : err;
@@ -53,10 +65,10 @@ async function autostartOf(host: Host, name: string): Promise<boolean> {
   return /^Autostart:\s+enable/m.test(r.stdout);
 }
 
-async function outputs(host: Host, inputs: DomainInputs, type: "kvm" | "qemu", serialLogPath: string): Promise<DomainOutputs> {
-  const xml = await virsh.dumpxml(host, inputs.name, true);
+async function outputs(host: Host, inputs: DomainInputs, type: "kvm" | "qemu", serialLogPath: string, read?: { xml: string; state: string }): Promise<DomainOutputs> {
+  const { xml, state } = read ?? (await virsh.describe(host, inputs.name));
   const observed = parseDomain(xml);
-  return { ...inputs, uuid: observed.uuid, state: await virsh.domstate(host, inputs.name), machine: observed.machine, resolvedDomainType: type, xml, serialLogPath };
+  return { ...inputs, uuid: observed.uuid, state, machine: observed.machine, resolvedDomainType: type, xml, serialLogPath };
 }
 
 /** Brings the domain to its desired power state. */
@@ -112,12 +124,18 @@ export const q35DomainProvider = {
     const host = new Host(inputs.connection);
     await requireHostdevs(host, inputs);
     const d = await desired(host, inputs);
+    // The common case, a name not taken yet, is one remote command: define, autostart, read back.
+    const fresh = await virsh.defineNew(host, inputs.name, renderDomain(d, inputs.tpmState?.uuid), d.autostart).catch(async (err: unknown) => {
+      if (virsh.failedAfterDefine(err)) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
+      throw err;
+    });
     let adopted: string | undefined;
-    if (await virsh.exists(host, inputs.name)) {
-      if (inputs.adopt !== true) {
+    if (!fresh.defined) {
+      const existing = await virsh.dumpxml(host, inputs.name, true);
+      if (inputs.adopt !== true && !ownLeftover(existing, inputs)) {
         throw new OvmfError(`domain "${inputs.name}" already exists on ${host.target}: set adopt: true to take it over (it is redefined to these inputs, its NVRAM kept), or choose another name`);
       }
-      adopted = parseDomain(await virsh.dumpxml(host, inputs.name, true)).uuid;
+      adopted = parseDomain(existing).uuid;
       if (inputs.tpmState !== undefined && adopted !== inputs.tpmState.uuid) {
         throw new OvmfError(
           `domain "${inputs.name}" on ${host.target} has UUID ${adopted}, but its TpmState has ${inputs.tpmState.uuid}: a domain's UUID names its TPM state. ` +
@@ -125,12 +143,10 @@ export const q35DomainProvider = {
         );
       }
       await virsh.shutdown(host, inputs.name, d.shutdownTimeoutSeconds);
+      await virsh.define(host, inputs.name, renderDomain(d, adopted));
     }
-    // With a TpmState the UUID is the VM's for life: a renamed, replaced or moved domain finds its TPM.
-    const uuid = adopted ?? inputs.tpmState?.uuid;
-    await virsh.define(host, inputs.name, renderDomain(d, uuid));
     try {
-      await setAutostart(host, inputs.name, d.autostart);
+      if (adopted !== undefined) await setAutostart(host, inputs.name, d.autostart);
       if (d.running) await virsh.start(host, inputs.name);
     } catch (err) {
       // Roll back the definition, never the NVRAM. (A start that failed left the domain off.)
@@ -142,7 +158,8 @@ export const q35DomainProvider = {
           : "The adopted domain is left defined with these inputs and shut off; its NVRAM file is kept.",
       );
     }
-    const outs = await outputs(host, inputs, d.domainType, d.serial.path);
+    // Read back once more only when something changed it since the define.
+    const outs = await outputs(host, inputs, d.domainType, d.serial.path, fresh.defined && !d.running ? fresh : undefined);
     return { id: `${host.target}/${outs.uuid}`, outs };
   },
 
@@ -207,9 +224,10 @@ export const q35DomainProvider = {
   /** Shuts the domain down and undefines it; the NVRAM file stays (it belongs to its Nvram). */
   async delete(_id: string, props: DomainOutputs) {
     const host = new Host(props.connection);
-    const state = await virsh.stateIfExists(host, props.name);
-    if (state === undefined) return;
-    if (state !== "shut off") await virsh.shutdown(host, props.name, props.shutdownTimeoutSeconds ?? 60);
+    // A domain that is off goes in one remote command; a running one is shut down first.
+    const found = await virsh.undefineIfOff(host, props.name);
+    if (found === "gone" || found === "undefined") return;
+    if (found !== "old libvirt") await virsh.shutdown(host, props.name, props.shutdownTimeoutSeconds ?? 60);
     await virsh.undefine(host, props.name, "keep");
   },
 };

@@ -16,3 +16,34 @@ export function traceCommand(target: string, argv: readonly string[], queuedMs: 
     // Tracing never fails an operation.
   }
 }
+
+/**
+ * `provider` with each operation (check, diff, create, ...) traced like a remote command: one JSON
+ * line with the resource kind, the operation and its duration (never inputs or outputs). The same
+ * object when tracing is off.
+ */
+export function traced<P extends object>(kind: string, provider: P): P {
+  const file = process.env["PULUMI_OVMF_TRACE"];
+  if (file === undefined || file === "") return provider;
+  const wrapped: Record<string, unknown> = {};
+  for (const [op, f] of Object.entries(provider)) {
+    if (typeof f !== "function") continue;
+    wrapped[op] = async (...args: unknown[]) => {
+      const started = performance.now();
+      let code = 0;
+      try {
+        return await (f as (...a: unknown[]) => unknown).apply(provider, args);
+      } catch (e) {
+        code = 1;
+        throw e;
+      } finally {
+        try {
+          appendFileSync(file, `${JSON.stringify({ pid: process.pid, at: Date.now(), operation: `${kind}.${op}`, runMs: Math.round(performance.now() - started), code })}\n`);
+        } catch {
+          // Tracing never fails an operation.
+        }
+      }
+    };
+  }
+  return wrapped as P;
+}

@@ -1,14 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
-import { stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { checkBoolean } from "../inputs.js";
 import { managedMetadata } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { findCertificates } from "./certificates.js";
-import { permallPath, statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
+import { statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
 import { manufacture, placeArchive, readArchive, readPermall, removeState } from "./remote.js";
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
@@ -114,10 +113,11 @@ async function create(raw: TpmStateInputs) {
 }
 
 /**
- * Never a replacement: the state is a VM's TPM identity. A new host moves it; with nothing else
- * asked for, one read checks it is still there, so that `pulumi up` restores a lost state.
+ * Never a replacement: the state is a VM's TPM identity. A new host moves it. Compares with the
+ * stack state only (no SSH at preview): a manufactured state that a refresh found gone (sha256 "")
+ * is an update, which restores it from the backup or says it cannot.
  */
-async function diff(_id: string, olds: TpmStateOutputs, news: TpmStateInputs) {
+function diff(_id: string, olds: TpmStateOutputs, news: TpmStateInputs) {
   const none = { replaces: [] as string[], deleteBeforeReplace: false };
   if (news.uuid !== undefined && !isUnknown(news.uuid) && news.uuid !== olds.uuid) {
     throw new OvmfError(
@@ -132,10 +132,8 @@ async function diff(_id: string, olds: TpmStateOutputs, news: TpmStateInputs) {
     (olds.backup ?? false) !== (news.backup ?? false) ||
     (olds.allowIdentityClone ?? false) !== (news.allowIdentityClone ?? false) ||
     !same(olds.source, news.source);
-  if (asked) return { changes: true, ...none };
-  if (!olds.manufactured && olds.backupData === undefined) return { changes: false, ...none };
-  const missing = (await stat(new Host(news.connection), permallPath(olds.uuid))) === undefined;
-  return { changes: missing, ...none };
+  const lost = olds.sha256 === "" && (olds.manufactured || olds.backupData !== undefined);
+  return { changes: asked || lost, ...none };
 }
 
 async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
@@ -148,7 +146,15 @@ async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
     await quiesce(oldHost, uuid, "move");
     const [source, target] = await Promise.all([readPermall(oldHost, uuid), readPermall(newHost, uuid)]);
     if (target !== undefined) {
-      throw new OvmfError(`cannot move the TPM state ${statePath(uuid)} to ${newHost.target}: a state with this UUID is already there. Remove it, or keep the TpmState where it is.`);
+      // A move whose result never reached the stack (the connection dropped) left its verified
+      // copy: the same permall as the source, or, once the source was removed, as last recorded.
+      const sum = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+      const resumed = source !== undefined ? sum(target) === sum(source) : sum(target) === olds.sha256;
+      if (!resumed) {
+        throw new OvmfError(`cannot move the TPM state ${statePath(uuid)} to ${newHost.target}: a state with this UUID is already there. Remove it, or keep the TpmState where it is.`);
+      }
+      if (source !== undefined) await removeState(oldHost, uuid);
+      return { outs: await describeTpmState({ ...news, uuid }, uuid, newHost, olds.backupData) };
     }
     if (source !== undefined) {
       const archive = await readArchive(oldHost, uuid);
@@ -174,7 +180,10 @@ async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
 /** Whether the TPM was manufactured, its EK certificates and state sha256, as on the host now. */
 async function read(id: string, props: TpmStateOutputs) {
   const clean = stripProvider(props) as unknown as TpmStateOutputs;
-  return { id, props: await describeTpmState(clean, clean.uuid, new Host(clean.connection), clean.backupData) };
+  const now = await describeTpmState(clean, clean.uuid, new Host(clean.connection), clean.backupData);
+  // A manufactured TPM that is gone stays "manufactured" (an identity that existed) with sha256 "":
+  // the next diff sees the loss, and up restores the backup or refuses to make another TPM.
+  return { id, props: !now.manufactured && clean.manufactured ? { ...clean, sha256: "" } : now };
 }
 
 /** Removes the state, unless a domain still uses it (its next start would manufacture a new TPM). */

@@ -27,7 +27,7 @@ logdir=$(dirname -- "$log")
 # swtpm_setup, once it runs as the swtpm user, only appends to a log file that already exists.
 [ -e "$log" ] || install -o "$user" -g "$user" -m 0644 /dev/null "$log"
 tmp=$(mktemp -d -- "$base/.$uuid.XXXXXX")
-trap 'rm -rf -- "$tmp"' EXIT
+trap 'rm -rf -- "$tmp"' EXIT; trap 'exit 129' HUP INT TERM PIPE
 chmod 0711 -- "$tmp"
 install -d -o "$user" -g "$user" -m 0700 -- "$tmp/tpm2"
 swtpm_setup --tpm2 --tpm-state "$tmp/tpm2" --vmid "$vmid" --logfile "$log" --createek --create-ek-cert --create-platform-cert --lock-nvram --not-overwrite --runas "$user" >&2 || exit 6
@@ -71,7 +71,7 @@ base=$1 uuid=$2 size=$3 sum=$4
 [ -d "$base" ] || install -d -m 0711 -- "$base"
 [ ! -e "$base/$uuid" ] || { echo "$base/$uuid already exists; left unchanged" >&2; exit 4; }
 tmp=$(mktemp -d -- "$base/.$uuid.XXXXXX")
-trap 'rm -rf -- "$tmp"' EXIT
+trap 'rm -rf -- "$tmp"' EXIT; trap 'exit 129' HUP INT TERM PIPE
 cat > "$tmp/archive"
 got=$(stat -c %s -- "$tmp/archive")
 [ "$got" = "$size" ] || { echo "incomplete transfer: $got of $size bytes arrived; nothing placed" >&2; exit 3; }

@@ -24,5 +24,7 @@ describe("bench/fleet.mts smoke (2 VMs on 1 host)", () => {
     for (const k of ["providerUp", "engineFloorUp", "script", "unchangedPreview", "destroy", "scriptDelete"]) expect(row[k], k).toBeGreaterThan(0);
     // One pooled SSH connection per host for the whole of `pulumi up`.
     expect(row["upLogins"]).toBe(1);
+    // An unchanged preview compares with the stack state: no SSH connection at all.
+    expect(row["previewLogins"]).toBe(0);
   });
 });

@@ -78,11 +78,14 @@ describe("FirmwareImage and Nvram with the real Pulumi CLI on two test hosts", (
     expect((await s.resourceOutputs("::e2e-nv0"))["sha256"]).toBe(written);
   });
 
-  it("with backup, a file deleted on the host is restored by up with the same content", async () => {
+  it("with backup, a file deleted on the host shows after a refresh and is restored by up with the same content", async () => {
     const file = outs.nvramPaths[0]!;
     const before = await sha256(a, file);
     expect(before).not.toBe(outs.templateSha256[0]);
     await a.check(["rm", "-f", "--", file], "rm");
+    // A preview compares with the stack state only (no SSH): the loss shows after a refresh.
+    await s.preview({ expectNoChanges: true });
+    await s.refresh();
     const preview = await s.preview({ diff: true });
     expect(preview.summary).toMatchObject({ update: 1 });
     await up(`nvramHosts=["a","a","a"]`, ...base);

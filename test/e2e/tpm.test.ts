@@ -107,11 +107,12 @@ describe("a Secure Boot VM's TPM with the real Pulumi CLI on two test hosts", ()
     expect(await newlyMade(b, "e2e-tpm-renamed")).toBe(0);
   });
 
-  it("a state deleted on the host shows in preview, and up restores it from the backup, byte for byte", async () => {
+  it("a state deleted on the host shows in preview after a refresh, and up restores it from the backup, byte for byte", async () => {
     await up("domainName=e2e-tpm-renamed", "host=b", "running=false");
     await s.refresh(); // the backup is this state
     const before = await sha(b, first.uuid);
     await b.check(["rm", "-rf", "--", first.tpmPath], "lose the TPM state");
+    await s.refresh();
     const p = await s.preview({ diff: true });
     expect(p.stdout, p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/ovmf:TpmState: \(update\)/);
     await up("domainName=e2e-tpm-renamed", "host=b", "running=false");

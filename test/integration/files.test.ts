@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { RemoteCommandError } from "../../provider/errors.js";
-import { copyFile, readFile, removeFile, sha256, stat, writeFileAtomic, writeFileFromStream } from "../../provider/host/files.js";
+import { copyFile, copyNew, readFile, removeFile, sha256, stat, writeFileAtomic, writeFileFromStream } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { killSshSessionOf, waitForProcess } from "../support/sshd.js";
@@ -70,5 +70,27 @@ describe("files on the host", () => {
     const sum = await copyFile(host, `${dir}/src.fd`, other, `${dir}/dst.fd`, { mode: "600" });
     expect(sum).toBe(hex(data));
     expect(await sha256(other, `${dir}/dst.fd`)).toBe(hex(data));
+  });
+
+  it("copyNew copies within the host in one command (mode, owner, bytes back) and never touches an existing target", async () => {
+    await host.check(["mkdir", "-p", dir], "mkdir");
+    const data = randomBytes(540_672);
+    await writeFileAtomic(host, `${dir}/template.fd`, data, { mode: "644" });
+    const made = await copyNew(host, `${dir}/template.fd`, `${dir}/new/vm_VARS.fd`, { mode: "600", owner: "root:root" });
+    expect(made.created && made.sha256).toBe(hex(data));
+    expect(made.created && hex(made.content)).toBe(hex(data));
+    expect(await stat(host, `${dir}/new/vm_VARS.fd`)).toMatchObject({ size: data.length, mode: "600", owner: "root" });
+    // Only the file itself is left in its directory (no temp file).
+    expect((await host.check(["ls", "-A", "--", `${dir}/new`], "ls")).stdout.trim()).toBe("vm_VARS.fd");
+
+    const mine = randomBytes(1000);
+    await writeFileAtomic(host, `${dir}/new/vm_VARS.fd`, mine);
+    expect(await copyNew(host, `${dir}/template.fd`, `${dir}/new/vm_VARS.fd`)).toEqual({ created: false, size: 1000 });
+    expect(await sha256(host, `${dir}/new/vm_VARS.fd`)).toBe(hex(mine));
+
+    const missing = await copyNew(host, `${dir}/nothing.fd`, `${dir}/new/other_VARS.fd`).then(() => undefined, (e: unknown) => e as Error);
+    expect(missing).toBeInstanceOf(RemoteCommandError);
+    expect(missing?.message).toContain(`${dir}/nothing.fd does not exist`);
+    expect(await stat(host, `${dir}/new/other_VARS.fd`)).toBeUndefined();
   });
 });

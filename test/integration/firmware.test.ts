@@ -113,7 +113,7 @@ describe("uploaded firmware", () => {
   });
 
   it("a check with a mismatched explicit pair fails before anything is created", async () => {
-    const { failures } = await firmwareProvider.check(undefined, {
+    const { failures } = await firmwareProvider.check({}, {
       connection: connA,
       codePath: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
       varsTemplatePath: "/usr/share/OVMF/OVMF_VARS.ms.fd",

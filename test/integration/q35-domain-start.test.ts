@@ -6,7 +6,7 @@ import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { DomainNotRunningError } from "../../provider/libvirt/errors.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
-import { probeKvm, resolveDomainType } from "../../provider/q35-domain/domain-type.js";
+import { PROBE_CACHE_DIR, probeKvm, resolveDomainType } from "../../provider/q35-domain/domain-type.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { nvramPathOf, plainDomain, removeTestDomain } from "../support/domain.js";
@@ -151,6 +151,42 @@ describe("domainType auto proves that KVM runs the firmware", () => {
     // The probe leaves nothing behind.
     expect(await virsh.exists(a, probe)).toBe(false);
     for (const f of [nvramPathOf(probe), `/var/log/libvirt/qemu/${probe}-serial.log`, `/var/log/libvirt/qemu/${probe}.log`]) expect(await stat(a, f), f).toBeUndefined();
+  });
+
+  it("keeps its verdict on the host: a new provider process reads it instead of probing, a changed emulator probes again", async () => {
+    setWarningSink((m) => warnings.push(m));
+    // A guest kind of its own (the QEMU that stops every KVM guest), so that no other verdict is touched.
+    const guest = { ...PLAIN, cpuMode: "host-model", emulator: th.failingEmulators.kvmFails };
+    const forget = () => (globalThis as Record<symbol, Map<string, unknown> | undefined>)[Symbol.for("pulumi-ovmf.kvm-probe")]?.clear();
+    const kept = async () => (await a.run(["sh", "-c", 'ls -- "$1" 2>/dev/null || true', "sh", PROBE_CACHE_DIR])).stdout.split("\n").filter((f) => f.endsWith(".json"));
+    const before = await kept();
+    const made: string[] = [];
+    try {
+      expect(await resolveDomainType(a, "auto", guest)).toBe("qemu");
+      const first = (await kept()).filter((f) => !before.includes(f));
+      made.push(...first);
+      expect(first).toHaveLength(1);
+      const file = `${PROBE_CACHE_DIR}/${first[0]}`;
+      expect(JSON.parse((await a.check(["cat", "--", file], "verdict")).stdout)).toMatchObject({ type: "qemu", why: expect.stringMatching(/\S/) as unknown });
+      expect(await stat(a, file)).toMatchObject({ mode: "644", owner: "root" });
+      // A new process (the in-process verdicts forgotten) believes the host: a forged verdict proves
+      // that nothing was probed.
+      await a.check(["sh", "-c", 'printf %s \'{"type":"kvm"}\' > "$1"', "sh", file], "forge");
+      forget();
+      expect(await resolveDomainType(a, "auto", guest)).toBe("kvm");
+      // The emulator changes (mtime): another digest, a real probe, its own file.
+      await a.check(["touch", "--", th.failingEmulators.kvmFails], "touch");
+      forget();
+      warnings.length = 0;
+      expect(await resolveDomainType(a, "auto", guest)).toBe("qemu");
+      expect(warnings[0]).toContain("in a host-model guest there: ");
+      const second = (await kept()).filter((f) => !before.includes(f) && !made.includes(f));
+      made.push(...second);
+      expect(second).toHaveLength(1);
+    } finally {
+      forget();
+      for (const f of made) await a.run(["rm", "-f", "--", `${PROBE_CACHE_DIR}/${f}`]);
+    }
   });
 
   it("leaves nothing behind whatever the outcome, also when libvirt refuses the start (e.g. no SMM under nested KVM)", async () => {

@@ -116,12 +116,14 @@ describe("TpmState: a VM's TPM, kept, moved and backed up", () => {
     const before = sha(await readPermall(b, tpm.uuid));
     tpm = (await tpmStateProvider.read("", tpm)).props; // refresh: the backup is this state
     await b.check(["rm", "-rf", "--", tpm.path], "lose the state");
-    // refresh shows the loss: no TPM, no sha256; the backup stays to restore from.
+    // The diff reads no host: before a refresh the loss is not seen.
+    expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(false);
+    // refresh records the loss (sha256 ""), still a manufactured identity; the backup stays to restore from.
     const lost = (await tpmStateProvider.read("", tpm)).props;
-    expect(lost).toMatchObject({ manufactured: false, sha256: "", certificates: [] });
+    expect(lost).toMatchObject({ manufactured: true, sha256: "", certificates: tpm.certificates });
     expect(lost.backupData).toBe(tpm.backupData);
-    expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(true);
-    tpm = (await tpmStateProvider.update("", tpm, tpm)).outs;
+    expect((await tpmStateProvider.diff("", lost, tpm)).changes).toBe(true);
+    tpm = (await tpmStateProvider.update("", lost, tpm)).outs;
     expect(sha(await readPermall(b, tpm.uuid))).toBe(before);
     expect(await ls(b, `${tpm.path}/tpm2`)).toBe("tss:tss 700");
     expect((await tpmStateProvider.diff("", tpm, tpm)).changes).toBe(false);

@@ -66,4 +66,65 @@ describe("virsh on the test host", () => {
     expect(invalid).toBeInstanceOf(InvalidDomainXmlError);
     expect(await virsh.exists(host, broken)).toBe(false);
   });
+
+  it("defineNew defines, sets autostart and reads back in one command; a taken name is left alone; a failing step is named", async () => {
+    const fresh = await virsh.defineNew(host, name, tinyDomain(name), true);
+    expect(fresh).toMatchObject({ defined: true, state: "shut off" });
+    expect(fresh.defined && fresh.xml).toBe(await virsh.dumpxml(host, name, true));
+    expect((await host.check(["env", "LC_ALL=C", "virsh", "-c", virsh.LIBVIRT_URI, "dominfo", "--", name], "dominfo")).stdout).toMatch(/^Autostart:\s+enable/m);
+    expect(await virsh.describe(host, name)).toEqual({ state: "shut off", xml: fresh.defined ? fresh.xml : "" });
+
+    // The name is taken: nothing is redefined (the UUID stays), only the state comes back.
+    const uuid = /<uuid>([^<]+)<\/uuid>/.exec(fresh.defined ? fresh.xml : "")?.[1];
+    expect(await virsh.defineNew(host, name, tinyDomain(name, randomUUID()), false)).toEqual({ defined: false, state: "shut off" });
+    expect(await virsh.dumpxml(host, name, true)).toContain(`<uuid>${uuid}</uuid>`);
+    await virsh.undefine(host, name, "keep");
+
+    const broken = `${name}-broken`;
+    const invalid = await rejection(virsh.defineNew(host, broken, "<domain type='kvm'><name>x</name>", false));
+    expect(invalid).toBeInstanceOf(InvalidDomainXmlError);
+    expect(invalid.message).toContain(`virsh define of domain "${broken}" on ${host.target} failed`);
+    expect(virsh.failedAfterDefine(invalid)).toBe(false);
+    expect(await virsh.exists(host, broken)).toBe(false);
+
+    const gone = await rejection(virsh.describe(host, `${name}-missing`));
+    expect(gone).toBeInstanceOf(DomainNotFoundError);
+    expect(gone.message).toContain(`virsh dumpxml of domain "${name}-missing"`);
+  });
+
+  it("definitions lists every domain with its state and persistent XML, plain names in one virsh batch and names that need quoting one by one", async () => {
+    const plain = `${name}-plain`;
+    const odd = `${name} odd'name`;
+    try {
+      await virsh.define(host, plain, tinyDomain(plain));
+      await virsh.define(host, odd, tinyDomain(odd));
+      const all = await virsh.definitions(host);
+      for (const d of [plain, odd]) {
+        const found = all.find((x) => x.domain === d);
+        expect(found, d).toEqual({ domain: d, state: "shut off", xml: await virsh.dumpxml(host, d, true) });
+      }
+      expect(all.map((x) => x.domain).sort()).toEqual((await virsh.list(host)).sort());
+    } finally {
+      for (const d of [plain, odd]) if (await virsh.exists(host, d)) await virsh.undefine(host, d, "keep");
+    }
+  });
+
+  it("undefineIfOff undefines a domain that is off, reports one that is gone, and leaves a running one alone", async () => {
+    const d = `${name}-off`;
+    try {
+      await virsh.define(host, d, tinyDomain(d));
+      expect(await virsh.undefineIfOff(host, d)).toBe("undefined");
+      expect(await virsh.exists(host, d)).toBe(false);
+      expect(await virsh.undefineIfOff(host, d)).toBe("gone");
+      await virsh.define(host, d, tinyDomain(d));
+      await host.check(["virsh", "-q", "-c", virsh.LIBVIRT_URI, "start", "--", d], "start");
+      expect(await virsh.undefineIfOff(host, d)).toEqual({ state: "running" });
+      expect(await virsh.domstate(host, d)).toBe("running");
+    } finally {
+      if (await virsh.exists(host, d)) {
+        await virsh.destroy(host, d);
+        await virsh.undefine(host, d, "keep");
+      }
+    }
+  });
 });
