@@ -1,11 +1,13 @@
 /**
- * Fleet benchmark: N SecureBootVms (defined, not started; one FirmwareImage per host) created,
- * previewed unchanged and destroyed with the real Pulumi CLI, beside
+ * Fleet benchmark: N SecureBootVms (defined, not started, or with `:running` started too; one
+ * FirmwareImage per host) created, previewed unchanged and destroyed with the real Pulumi CLI, beside
  *   - the engine floor: the same resource graph of dynamic resources that do nothing (no SSH), and
  *   - the script: the same host work (NVRAM from the template with fsync and sha256, define, read
- *     back; then undefine and remove) as one shell script per host over ONE SSH connection.
- * Prints a table and JSON; asserts nothing. Run with the test host up and the package built:
- *   node bench/fleet.mts [N:HOSTS ...]        (default 10:1 30:2)
+ *     back, start; then destroy, undefine and remove) as one shell script per host over ONE SSH
+ *     connection. Started VMs are shut down gracefully by the provider (5 s, then forced).
+ * Prints a table and JSON; asserts nothing (the running case counts the VMs running after up).
+ * Run with the test host up and the package built:
+ *   node bench/fleet.mts [N:HOSTS[:running] ...]        (default 10:1 30:2 20:1:running)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -56,21 +58,33 @@ async function timed<T>(f: () => Promise<T>, label = ""): Promise<{ s: number; l
 }
 
 /** create, unchanged preview and destroy of one stack of the fleet program. */
-async function cli(mode: "provider" | "floor", n: number, hosts: number) {
-  const stack = `${mode}-${n}-${hosts}`;
+async function cli(mode: "provider" | "floor", n: number, hosts: number, running: boolean) {
+  const stack = `${mode}-${n}-${hosts}${running ? "-running" : ""}`;
   await pulumi(stack, "stack", "select", "--create");
-  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`);
+  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`, "--plaintext", `running=${running}`);
   await setKey(stack);
   await pulumi(stack, "destroy", "--yes").catch(() => undefined);
   const create = await timed(() => pulumi(stack, "up", "--yes", "--skip-preview"), `${stack} up`);
+  const runningAfterUp = mode === "provider" && running ? await countRunning(hosts) : undefined;
   const preview = await timed(() => pulumi(stack, "preview", "--expect-no-changes"), `${stack} preview`);
   const destroy = await timed(() => pulumi(stack, "destroy", "--yes"), `${stack} destroy`);
   await pulumi(stack, "stack", "rm", "--yes", "--force");
-  return { create, preview, destroy };
+  return { create, preview, destroy, runningAfterUp };
+}
+
+/** The fleet's domains running on the first `hosts` test hosts. */
+async function countRunning(hosts: number): Promise<number> {
+  let count = 0;
+  for (const h of th.hosts.slice(0, hosts) as Array<{ host: string; port: number; user: string; hostKey: string }>) {
+    const r = await new Host({ host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey }).run(["virsh", "-q", "-c", "qemu:///system", "list", "--state-running", "--name"]);
+    count += r.stdout.split("\n").filter((d) => /^fleet-\d+$/.test(d.trim())).length;
+  }
+  closeAll();
+  return count;
 }
 
 /** The same host work as a careful script: one SSH connection per host, one remote shell each. */
-async function script(n: number, hosts: number) {
+async function script(n: number, hosts: number, running: boolean) {
   const on = th.hosts.slice(0, hosts);
   const byHost = on.map((_h: unknown, i: number) => Array.from({ length: n }, (_, k) => k).filter((k) => k % hosts === i));
   const firmware = { codePath: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", features: ["secure-boot", "enrolled-keys", "requires-smm"], variant: "4M" };
@@ -86,10 +100,12 @@ async function script(n: number, hosts: number) {
           `printf '%s' '${xml(k).replace(/'/g, "'\\''")}' > /tmp/fleet-script-${k}.xml`,
           `virsh -q -c qemu:///system define /tmp/fleet-script-${k}.xml >/dev/null && rm -f /tmp/fleet-script-${k}.xml`,
           `virsh -q -c qemu:///system dumpxml fleet-script-${k} >/dev/null`,
+          ...(running ? [`virsh -q -c qemu:///system start fleet-script-${k} >/dev/null`] : []),
         ].join("\n"),
       )
       .join("\n");
-  const deleteScript = (ks: number[]) => ks.map((k) => `virsh -q -c qemu:///system undefine --nvram fleet-script-${k} >/dev/null`).join("\n");
+  const deleteScript = (ks: number[]) =>
+    ks.map((k) => `${running ? `virsh -q -c qemu:///system destroy fleet-script-${k} >/dev/null; ` : ""}virsh -q -c qemu:///system undefine --nvram fleet-script-${k} >/dev/null`).join("\n");
   const each = (body: (ks: number[]) => string) =>
     Promise.all(
       on.map(async (h: { host: string; port: number; user: string; hostKey: string }, i: number) => {
@@ -98,7 +114,7 @@ async function script(n: number, hosts: number) {
       }),
     );
   // What an interrupted earlier run left.
-  await each(() => "for d in $(virsh -q -c qemu:///system list --all --name | grep '^fleet-script-' || true); do virsh -q -c qemu:///system undefine --nvram \"$d\" >/dev/null; done");
+  await each(() => "for d in $(virsh -q -c qemu:///system list --all --name | grep '^fleet-script-' || true); do virsh -q -c qemu:///system destroy \"$d\" >/dev/null 2>&1 || true; virsh -q -c qemu:///system undefine --nvram \"$d\" >/dev/null; done");
   closeAll();
   const create = await timed(() => each(createScript));
   const destroy = await timed(() => each(deleteScript));
@@ -133,19 +149,25 @@ function traceSummary(file: string | undefined, since: number, until: number): s
   );
 }
 
-const cases = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["10:1", "30:2"]).map((c) => c.split(":").map(Number) as [number, number]);
+// N:HOSTS, or N:HOSTS:running for VMs that are started (and must keep running) too.
+const cases = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["10:1", "30:2", "20:1:running"]).map((c) => {
+  const [n, hosts, running] = c.split(":");
+  return [Number(n), Number(hosts), running === "running"] as const;
+});
 if (cases.some(([, h]) => h > th.hosts.length)) throw new Error(`the test host has ${th.hosts.length} host(s): start it with scripts/testhost.sh start --hosts 2`);
 await run("bash", [path.join(root, "scripts/install-project.sh"), project]);
 
 const rows = [];
-for (const [n, hosts] of cases) {
-  const floor = await cli("floor", n, hosts);
-  const provider = await cli("provider", n, hosts);
-  const sh = await script(n, hosts);
+for (const [n, hosts, running] of cases) {
+  const floor = await cli("floor", n, hosts, running);
+  const provider = await cli("provider", n, hosts, running);
+  const sh = await script(n, hosts, running);
   const work = provider.create.s - floor.create.s;
   rows.push({
     n,
     hosts,
+    running,
+    ...(provider.runningAfterUp === undefined ? {} : { runningAfterUp: provider.runningAfterUp }),
     providerUp: provider.create.s,
     engineFloorUp: floor.create.s,
     providerWork: work,
@@ -168,7 +190,7 @@ console.log("| N | provider `up` | engine floor | provider work | script | ratio
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(
-    `| ${r.n}, ${r.hosts} host${r.hosts > 1 ? "s" : ""} | ${f(r.providerUp)} | ${f(r.engineFloorUp)} | ${f(r.providerWork)} | ${f(r.script)} | ${r.ratio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.floorPreview)}) | ${r.upLogins}, ${r.previewLogins} | ${f(r.destroy)} | ${f(r.floorDestroy)} | ${f(r.destroyWork)} | ${f(r.scriptDelete)} | ${r.destroyRatio.toFixed(1)}× |`,
+    `| ${r.n}, ${r.hosts} host${r.hosts > 1 ? "s" : ""}${r.running ? `, started (${r.runningAfterUp ?? 0} running after up)` : ""} | ${f(r.providerUp)} | ${f(r.engineFloorUp)} | ${f(r.providerWork)} | ${f(r.script)} | ${r.ratio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.floorPreview)}) | ${r.upLogins}, ${r.previewLogins} | ${f(r.destroy)} | ${f(r.floorDestroy)} | ${f(r.destroyWork)} | ${f(r.scriptDelete)} | ${r.destroyRatio.toFixed(1)}× |`,
   );
 }
 console.log(JSON.stringify({ fleet: rows }));

@@ -23,6 +23,8 @@ export interface ExecOptions {
   stdout?: Writable;
   /** Gives up (closing the channel) after this long. Default: {@link DEFAULT_EXEC_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Called once the server has accepted the command (it runs on the host from now on). */
+  onStart?: () => void;
 }
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 5 * 60_000;
@@ -42,6 +44,7 @@ export function execOnChannel(client: Client, target: string, argv: readonly str
         reject(new ChannelOpenError(target, `could not open a channel for ${what}: ${err.message}`, { cause: err }));
         return;
       }
+      options.onStart?.();
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
       let code: number | null = null;

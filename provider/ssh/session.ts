@@ -2,6 +2,7 @@ import type { Client } from "ssh2";
 import type { Dialed } from "./dial.js";
 import { ChannelOpenError, execOnChannel, type ExecOptions, type RawExecResult } from "./exec.js";
 import { SshConnectionError } from "../errors.js";
+import { faultDelayMs } from "./fault.js";
 import { traceCommand } from "./trace.js";
 
 /** Channels open at once per connection: OpenSSH's default MaxSessions. */
@@ -39,7 +40,9 @@ export class Session {
       await this.acquire();
       const started = performance.now();
       try {
-        const result = await execOnChannel(this.dialed.client, this.target, argv, options);
+        const cut = faultDelayMs();
+        const run = cut === undefined ? options : { ...options, onStart: () => setTimeout(() => this.dialed.client.destroy(), cut) };
+        const result = await execOnChannel(this.dialed.client, this.target, argv, run);
         traceCommand(this.target, argv, started - queued, performance.now() - started, result.code);
         return result;
       } catch (err) {

@@ -1,7 +1,7 @@
 // Fleet benchmark program for bench/fleet.mts. Config:
 //   hosts (JSON, the test hosts), privateKey (secret), n (VMs), hostCount (1 or 2: VM k goes to
 //   host k mod hostCount), mode: "provider" (SecureBootVms sharing one FirmwareImage per host,
-//   defined, not started) or "floor" (the same graph of dynamic resources that do nothing, no SSH).
+//   defined, and started when running is true) or "floor" (the same graph of dynamic resources that do nothing, no SSH).
 import * as pulumi from "@pulumi/pulumi";
 import { FirmwareImage, SecureBootVm, type ConnectionArgs } from "pulumi-ovmf";
 
@@ -23,7 +23,7 @@ const connection = (i: number): ConnectionArgs => {
 if (config.require("mode") === "provider") {
   const firmware = on.map((h, i) => new FirmwareImage(`fleet-fw-${h.name}`, { connection: connection(i), secureBoot: true, enrolledKeys: true }));
   for (let k = 0; k < n; k++) {
-    new SecureBootVm(`fleet-${k}`, { connection: connection(k), firmware: pick(firmware, k), memoryMiB: 128, vcpus: 1, running: false });
+    new SecureBootVm(`fleet-${k}`, { connection: connection(k), firmware: pick(firmware, k), memoryMiB: 128, vcpus: 1, running: config.getBoolean("running") ?? false, shutdownTimeoutSeconds: 5 });
   }
 } else {
   // The engine's own cost for this graph: the same resources and dependencies, no work.
