@@ -50,8 +50,11 @@ export class TpmSetupError extends VirshError {
   override name = "TpmSetupError";
 }
 
+/** What virsh says when there is no such domain (also matched by the remote scripts' shell). */
+export const DOMAIN_NOT_FOUND = ["Domain not found", "failed to get domain", "no domain with matching"] as const;
+
 const RULES: Array<[RegExp, new (f: VirshFailure, hint: string) => VirshError, string]> = [
-  [/Domain not found|failed to get domain|no domain with matching/i, DomainNotFoundError, "It may have been removed outside Pulumi: run `pulumi refresh`"],
+  [new RegExp(DOMAIN_NOT_FOUND.join("|"), "i"), DomainNotFoundError, "It may have been removed outside Pulumi: run `pulumi refresh`"],
   [/already exists|is already defined|already in use/i, DomainExistsError, "Choose another name, remove the existing domain, or set adopt: true to take it over"],
   [/\(domain_definition\):\d+:|XML error|XML document|unsupported configuration|invalid argument|Unable to parse|schema/i, InvalidDomainXmlError, "libvirt rejected the domain definition; check the inputs named in the message"],
   [/Could not access KVM kernel module|failed to initialize kvm|KVM is not (available|supported)|kvm.*not supported by/i, KvmUnavailableError, "QEMU cannot use /dev/kvm on this host: use domainType \"qemu\" (software emulation) or give the qemu user access to /dev/kvm (group kvm, mode 0660)"],

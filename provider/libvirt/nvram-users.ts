@@ -1,7 +1,8 @@
 import { XMLParser } from "fast-xml-parser";
 import type { Host } from "../host/host.js";
 import { METADATA_NS } from "./domain-xml.js";
-import * as virsh from "./virsh.js";
+import { definitions } from "./definitions.js";
+import type * as virsh from "./virsh.js";
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@_" });
 
@@ -33,7 +34,7 @@ export interface NvramUser {
 
 /** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
 export async function domainsUsingNvram(host: Host, path: string): Promise<NvramUser[]> {
-  return (await virsh.definitions(host))
+  return (await definitions(host))
     .filter((d) => nvramPathOf(d.xml) === path)
     .map((d) => {
       const managed = managedMetadata(d.xml);

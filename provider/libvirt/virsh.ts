@@ -1,9 +1,8 @@
-import { randomBytes } from "node:crypto";
 import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
 import { parseStateWithReason, type DomainState, type StateWithReason } from "./domain-state.js";
 import { OvmfError } from "../errors.js";
-import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, TpmSetupError, VirshError } from "./errors.js";
+import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, DOMAIN_NOT_FOUND, TpmSetupError, VirshError } from "./errors.js";
 import { qemuFailureLines, qemuLogPath } from "./qemu-log.js";
 import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
 import { parseVirshVersion, type LibvirtVersions } from "./version.js";
@@ -165,11 +164,18 @@ export function dumpxml(host: Host, domain: string, inactive = false): Promise<s
 // Steps of one remote command report which step failed by a last stderr line \037STEP (a control
 // character no virsh message holds), so that the error names the virsh operation as before.
 const STEP_MARK = new RegExp(`${String.fromCharCode(0x1f)}(\\w+)\\n?$`);
-const STEP_FAILED = `at() { c=$?; printf '\\037%s\\n' "$1" >&2; exit "$c"; }`;
+const STEP_HELPERS = `at() { c=$?; printf '\\037%s\\n' "$1" >&2; exit "$c"; }
+# s=the state of $name; returns 1 when there is no such domain, stops at any other failure.
+state_of() {
+  s=$(virsh -q -c "$uri" domstate -- "$name" 2>&1) && return 0
+  case $s in ${DOMAIN_NOT_FOUND.map((t) => `*"${t}"*`).join("|")}) return 1;; esac
+  printf '%s\\n' "$s" >&2; false || at domstate
+}`;
 
 /** A step of a multi-step remote command failed: the error of that virsh operation. */
-function stepError(host: Host, r: { code: number | null; stderr: string }, domain: string): VirshError {
-  const step = STEP_MARK.exec(r.stderr)?.[1] ?? "define";
+function stepError(host: Host, r: { code: number | null; stderr: string }, domain: string, first: string): VirshError {
+  // Without a mark the shell itself failed before any step: named after the command's first step.
+  const step = STEP_MARK.exec(r.stderr)?.[1] ?? first;
   return classifyVirshError({ target: host.target, operation: step === "state" ? "domstate" : step, code: r.code, stderr: r.stderr.replace(STEP_MARK, ""), domain });
 }
 
@@ -177,9 +183,8 @@ function stepError(host: Host, r: { code: number | null; stderr: string }, domai
 // four: "exists" with its state when a domain has the name (nothing changed), else define from
 // stdin, autostart if asked, then the persistent XML and the state.
 const DEFINE_NEW = `uri=$1 name=$2 autostart=$3
-${STEP_FAILED}
-if s=$(virsh -q -c "$uri" domstate -- "$name" 2>&1); then printf 'exists\\036%s' "$s"; exit 0; fi
-case $s in *"failed to get domain"*|*"Domain not found"*|*"no domain with matching"*) ;; *) printf '%s\\n' "$s" >&2; false || at domstate;; esac
+${STEP_HELPERS}
+if state_of; then printf 'exists\\036%s' "$s"; exit 0; fi
 virsh -q -c "$uri" define /dev/stdin >/dev/null || at define
 [ "$autostart" != yes ] || virsh -q -c "$uri" autostart -- "$name" >/dev/null || at autostart
 x=$(virsh -q -c "$uri" dumpxml --inactive -- "$name") || at dumpxml
@@ -199,8 +204,8 @@ export const failedAfterDefine = (err: unknown): boolean => typeof err === "obje
 export async function defineNew(host: Host, domain: string, xml: string, autostart: boolean): Promise<DefineNew> {
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINE_NEW, "sh", LIBVIRT_URI, domain, autostart ? "yes" : ""], { stdin: xml });
   if (r.code !== 0) {
-    const err = stepError(host, r, domain);
-    if (!/^(domstate|define)$/.test(STEP_MARK.exec(r.stderr)?.[1] ?? "define")) afterDefine.add(err);
+    const err = stepError(host, r, domain, "domstate");
+    if (!["domstate", "define"].includes(err.failure.operation) || STEP_MARK.exec(r.stderr)?.[1] === "state") afterDefine.add(err);
     throw err;
   }
   const [what, state = "", defined = ""] = r.stdout.split("\u001e");
@@ -211,11 +216,8 @@ export async function defineNew(host: Host, domain: string, xml: string, autosta
 // (no such domain), "undefined", "state<RS>STATE" (not off: nothing done), or "old" (this libvirt has
 // no --keep-tpm: nothing done, the caller decides).
 const UNDEFINE_IF_OFF = `uri=$1 name=$2
-${STEP_FAILED}
-if ! s=$(virsh -q -c "$uri" domstate -- "$name" 2>&1); then
-  case $s in *"failed to get domain"*|*"Domain not found"*|*"no domain with matching"*) printf gone; exit 0;; esac
-  printf '%s\\n' "$s" >&2; false || at domstate
-fi
+${STEP_HELPERS}
+state_of || { printf gone; exit 0; }
 [ "$s" = "shut off" ] || { printf 'state\\036%s' "$s"; exit 0; }
 if e=$(virsh -q -c "$uri" undefine --keep-nvram --keep-tpm -- "$name" 2>&1 >/dev/null); then printf undefined; exit 0; fi
 case $e in *--keep-tpm*) printf old; exit 0;; esac
@@ -227,7 +229,7 @@ printf '%s\\n' "$e" >&2; false || at undefine`;
  */
 export async function undefineIfOff(host: Host, domain: string): Promise<"gone" | "undefined" | { state: DomainState } | "old libvirt"> {
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", UNDEFINE_IF_OFF, "sh", LIBVIRT_URI, domain]);
-  if (r.code !== 0) throw stepError(host, r, domain);
+  if (r.code !== 0) throw stepError(host, r, domain, "domstate");
   const out = r.stdout.trim();
   if (out === "gone" || out === "undefined") return out;
   if (out === "old") return "old libvirt";
@@ -235,7 +237,7 @@ export async function undefineIfOff(host: Host, domain: string): Promise<"gone" 
 }
 
 const DESCRIBE = `uri=$1 name=$2
-${STEP_FAILED}
+${STEP_HELPERS}
 x=$(virsh -q -c "$uri" dumpxml --inactive -- "$name") || at dumpxml
 s=$(virsh -q -c "$uri" domstate -- "$name") || at state
 printf '%s\\036%s\\n' "$s" "$x"`;
@@ -243,70 +245,9 @@ printf '%s\\036%s\\n' "$s" "$x"`;
 /** The persistent XML and the state of a domain, in one round trip. */
 export async function describe(host: Host, domain: string): Promise<{ xml: string; state: DomainState }> {
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DESCRIBE, "sh", LIBVIRT_URI, domain]);
-  if (r.code !== 0) throw stepError(host, r, domain);
+  if (r.code !== 0) throw stepError(host, r, domain, "dumpxml");
   const [state = "", xml = ""] = r.stdout.split("\u001e");
   return { state: state.trim() as DomainState, xml };
-}
-
-// Every domain's name, state and inactive XML in one remote command (one SSH round trip instead of
-// one per domain), and in one virsh process for the usual names (one libvirt connection instead of
-// two per domain): records of names virsh's own command line would need quoting for come first,
-// ending with \035 and fields split by \036 (neither can occur in XML); then \034 and the batch,
-// whose records are delimited by a per-call nonce ($2) that no definition holds.
-const DEFINITIONS = `names=$(virsh -q -c "$1" list --all --name) || exit $?
-n=$2 batch=""
-set -f; nl='
-'; IFS=$nl
-for d in $names; do
-  case $d in
-  ""|-*|*[!A-Za-z0-9._:+@-]*)
-    s=$(virsh -q -c "$1" domstate -- "$d" 2>/dev/null) || continue
-    x=$(virsh -q -c "$1" dumpxml --inactive -- "$d" 2>/dev/null) || continue
-    printf '%s\\036%s\\036%s\\n\\035' "$d" "$s" "$x";;
-  *) batch="$batch echo $n-S $d $n-N; domstate -- $d; echo $n-X; dumpxml --inactive -- $d; echo $n-E;";;
-  esac
-done
-printf '\\034'
-[ -z "$batch" ] || virsh -q -c "$1" "$batch" 2>/dev/null || true`;
-
-export interface Definition {
-  domain: string;
-  state: DomainState;
-  /** The persistent (inactive) definition. */
-  xml: string;
-}
-
-/** Every domain on the host with its state and definition; a domain removed meanwhile is left out. */
-export async function definitions(host: Host): Promise<Definition[]> {
-  const nonce = `pulumi-ovmf-${randomBytes(12).toString("hex")}`;
-  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINITIONS, "sh", LIBVIRT_URI, nonce]);
-  if (r.code !== 0) throw classifyVirshError({ target: host.target, operation: "list", code: r.code, stderr: r.stderr });
-  return parseDefinitions(r.stdout, nonce);
-}
-
-/** The records {@link definitions} prints. Pure. */
-export function parseDefinitions(out: string, nonce: string): Definition[] {
-  const sep = out.indexOf("\u001c");
-  const quoted = (sep < 0 ? out : out.slice(0, sep))
-    .split("\u001d")
-    .filter((rec) => rec.includes("\u001e"))
-    .map((rec) => {
-      const [domain = "", state = "", xml = ""] = rec.split("\u001e");
-      return { domain: domain.replace(/^\n+/, ""), state: state.trim() as DomainState, xml };
-    });
-  const batch: Definition[] = [];
-  if (sep >= 0) {
-    // virsh's echo ends without a newline in a batch; the state and the XML come as virsh prints them.
-    for (const rec of out.slice(sep + 1).split(`${nonce}-S `).slice(1)) {
-      const m = /^(\S+) (\S+)-N([\s\S]*?)\2-X([\s\S]*?)\2-E/.exec(rec);
-      if (m === null || m[2] !== nonce) continue;
-      const state = (m[3] ?? "").trim();
-      const xml = (m[4] ?? "").replace(/^\n+/, "");
-      // A domain removed between the listing and the batch has no state and no XML: left out.
-      if (state !== "" && xml.startsWith("<domain")) batch.push({ domain: m[1] ?? "", state: state as DomainState, xml });
-    }
-  }
-  return [...quoted, ...batch];
 }
 
 /** Names of all domains (running and defined). */

@@ -64,12 +64,16 @@ async function create(raw: NvramInputs) {
   const host = new Host(inputs.connection);
   const id = `${identity(inputs.connection)}:${inputs.path}`;
   const template = templateOf(inputs);
-  // The common case, a new file from the template on its host, is one remote command.
+  // The common case, a new file from the template on its host, is one remote command (which also
+  // says the size of a file already there).
+  let existing: { size: number } | undefined;
   if (inputs.source === undefined && inputs.secureBootKeys === undefined && template !== undefined) {
     const made = await copyNew(host, template, inputs.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER });
     if (made.created) return { id, outs: await describeNvram(inputs, host, { content: made.content, templateSha256: made.sha256 }) };
+    existing = made;
+  } else {
+    existing = await stat(host, inputs.path);
   }
-  const existing = await stat(host, inputs.path);
   if (existing !== undefined) {
     // Never overwrite a VM's variables by surprise: a file already there (for example kept when its
     // domain was undefined) is taken over as it is.

@@ -10,8 +10,13 @@ export function traceCommand(target: string, argv: readonly string[], queuedMs: 
   const file = process.env["PULUMI_OVMF_TRACE"];
   if (file === undefined || file === "") return;
   const command = argv.slice(0, 3).join(" ").replace(/\s+/g, " ").slice(0, 60);
+  append(file, { target, command, queuedMs: Math.round(queuedMs), runMs: Math.round(runMs), code });
+}
+
+/** One JSON line with the process and the time; tracing never fails an operation. */
+function append(file: string, record: Record<string, unknown>): void {
   try {
-    appendFileSync(file, `${JSON.stringify({ pid: process.pid, at: Date.now(), target, command, queuedMs: Math.round(queuedMs), runMs: Math.round(runMs), code })}\n`);
+    appendFileSync(file, `${JSON.stringify({ pid: process.pid, at: Date.now(), ...record })}\n`);
   } catch {
     // Tracing never fails an operation.
   }
@@ -37,11 +42,7 @@ export function traced<P extends object>(kind: string, provider: P): P {
         code = 1;
         throw e;
       } finally {
-        try {
-          appendFileSync(file, `${JSON.stringify({ pid: process.pid, at: Date.now(), operation: `${kind}.${op}`, runMs: Math.round(performance.now() - started), code })}\n`);
-        } catch {
-          // Tracing never fails an operation.
-        }
+        append(file, { operation: `${kind}.${op}`, runMs: Math.round(performance.now() - started), code });
       }
     };
   }

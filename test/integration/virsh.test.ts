@@ -3,6 +3,7 @@ import { XMLBuilder } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { Host } from "../../provider/host/host.js";
 import { DomainExistsError, DomainNotFoundError, InvalidDomainXmlError } from "../../provider/libvirt/errors.js";
+import { definitions } from "../../provider/libvirt/definitions.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
@@ -98,7 +99,7 @@ describe("virsh on the test host", () => {
     try {
       await virsh.define(host, plain, tinyDomain(plain));
       await virsh.define(host, odd, tinyDomain(odd));
-      const all = await virsh.definitions(host);
+      const all = await definitions(host);
       for (const d of [plain, odd]) {
         const found = all.find((x) => x.domain === d);
         expect(found, d).toEqual({ domain: d, state: "shut off", xml: await virsh.dumpxml(host, d, true) });

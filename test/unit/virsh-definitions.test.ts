@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDefinitions } from "../../provider/libvirt/virsh.js";
+import { parseDefinitions } from "../../provider/libvirt/definitions.js";
 
 const N = "pulumi-ovmf-0123456789abcdef01234567";
 
