@@ -27,6 +27,26 @@ export async function stat(host: Host, path: string): Promise<RemoteStat | undef
   return { size: Number(size), mode: mode ?? "", owner: owner ?? "", group: group ?? "", mtimeMs: Number(mtime) * 1000 };
 }
 
+// Recent stats of shared read-only files (templates, firmware): N resources of one plan checking the
+// same template on the same host share one command. Kept briefly, per provider process.
+const RECENT_MS = 30_000;
+const recent = new Map<string, { at: number; stat: Promise<RemoteStat | undefined> }>();
+
+/**
+ * {@link stat} of a file many resources check at once (a vars template): a stat of the same path on
+ * the same host from the last 30 s is reused. For checks only; writes always stat afresh.
+ */
+export function statShared(host: Host, path: string, now = Date.now()): Promise<RemoteStat | undefined> {
+  const key = `${host.target}\0${path}`;
+  const kept = recent.get(key);
+  if (kept !== undefined && now - kept.at < RECENT_MS) return kept.stat;
+  const fresh = stat(host, path);
+  recent.set(key, { at: now, stat: fresh });
+  // A failed stat is not kept: the next check asks again.
+  fresh.catch(() => recent.delete(key));
+  return fresh;
+}
+
 /** A file's whole content. */
 export async function readFile(host: Host, path: string): Promise<Buffer> {
   const r = await host.runRaw(["cat", "--", path]);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Host } from "../host/host.js";
 import type { DomainState } from "./domain-state.js";
 import { classifyVirshError } from "./errors.js";
+import { NEEDS_QUOTING_IN_BATCH } from "./steps.js";
 import { LIBVIRT_URI } from "./virsh.js";
 
 // Every domain's name, state and inactive XML in one remote command (one SSH round trip instead of
@@ -15,7 +16,7 @@ set -f; nl='
 '; IFS=$nl
 for d in $names; do
   case $d in
-  ""|-*|*[!A-Za-z0-9._:+@-]*)
+  ${NEEDS_QUOTING_IN_BATCH})
     s=$(virsh -q -c "$1" domstate -- "$d" 2>/dev/null) || continue
     x=$(virsh -q -c "$1" dumpxml --inactive -- "$d" 2>/dev/null) || continue
     printf '%s\\036%s\\036%s\\n\\035' "$d" "$s" "$x";;

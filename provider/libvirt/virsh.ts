@@ -2,7 +2,8 @@ import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
 import { parseStateWithReason, type DomainState, type StateWithReason } from "./domain-state.js";
 import { OvmfError } from "../errors.js";
-import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, DOMAIN_NOT_FOUND, TpmSetupError, VirshError } from "./errors.js";
+import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, TpmSetupError, VirshError } from "./errors.js";
+import { STEP_HELPERS, stepError } from "./steps.js";
 import { qemuFailureLines, qemuLogPath } from "./qemu-log.js";
 import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
 import { parseVirshVersion, type LibvirtVersions } from "./version.js";
@@ -159,57 +160,6 @@ export async function undefine(host: Host, domain: string, nvram: "keep" | "dele
 /** The domain's XML: the live definition, or with `inactive` the persistent one. */
 export function dumpxml(host: Host, domain: string, inactive = false): Promise<string> {
   return virsh(host, "dumpxml", [...(inactive ? ["--inactive"] : []), "--", domain], domain);
-}
-
-// Steps of one remote command report which step failed by a last stderr line \037STEP (a control
-// character no virsh message holds), so that the error names the virsh operation as before.
-const STEP_MARK = new RegExp(`${String.fromCharCode(0x1f)}(\\w+)\\n?$`);
-const STEP_HELPERS = `at() { c=$?; printf '\\037%s\\n' "$1" >&2; exit "$c"; }
-# s=the state of $name; returns 1 when there is no such domain, stops at any other failure.
-state_of() {
-  s=$(virsh -q -c "$uri" domstate -- "$name" 2>&1) && return 0
-  case $s in ${DOMAIN_NOT_FOUND.map((t) => `*"${t}"*`).join("|")}) return 1;; esac
-  printf '%s\\n' "$s" >&2; false || at domstate
-}`;
-
-/** A step of a multi-step remote command failed: the error of that virsh operation. */
-function stepError(host: Host, r: { code: number | null; stderr: string }, domain: string, first: string): VirshError {
-  // Without a mark the shell itself failed before any step: named after the command's first step.
-  const step = STEP_MARK.exec(r.stderr)?.[1] ?? first;
-  return classifyVirshError({ target: host.target, operation: step === "state" ? "domstate" : step, code: r.code, stderr: r.stderr.replace(STEP_MARK, ""), domain });
-}
-
-// Defines a domain that must not exist yet and reads it back, in one remote command instead of
-// four: "exists" with its state when a domain has the name (nothing changed), else define from
-// stdin, autostart if asked, then the persistent XML and the state.
-const DEFINE_NEW = `uri=$1 name=$2 autostart=$3
-${STEP_HELPERS}
-if state_of; then printf 'exists\\036%s' "$s"; exit 0; fi
-virsh -q -c "$uri" define /dev/stdin >/dev/null || at define
-[ "$autostart" != yes ] || virsh -q -c "$uri" autostart -- "$name" >/dev/null || at autostart
-x=$(virsh -q -c "$uri" dumpxml --inactive -- "$name") || at dumpxml
-s=$(virsh -q -c "$uri" domstate -- "$name") || at state
-printf 'defined\\036%s\\036%s\\n' "$s" "$x"`;
-
-export type DefineNew = { defined: false; state: DomainState } | { defined: true; state: DomainState; xml: string };
-
-/** Errors of {@link defineNew} thrown after the domain was defined (the caller rolls it back). */
-const afterDefine = new WeakSet<object>();
-export const failedAfterDefine = (err: unknown): boolean => typeof err === "object" && err !== null && afterDefine.has(err);
-
-/**
- * Defines `domain` from `xml` unless a domain of that name exists (then only its state is
- * returned), sets autostart when asked, and returns the persistent XML and state: one round trip.
- */
-export async function defineNew(host: Host, domain: string, xml: string, autostart: boolean): Promise<DefineNew> {
-  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINE_NEW, "sh", LIBVIRT_URI, domain, autostart ? "yes" : ""], { stdin: xml });
-  if (r.code !== 0) {
-    const err = stepError(host, r, domain, "domstate");
-    if (!["domstate", "define"].includes(err.failure.operation) || STEP_MARK.exec(r.stderr)?.[1] === "state") afterDefine.add(err);
-    throw err;
-  }
-  const [what, state = "", defined = ""] = r.stdout.split("\u001e");
-  return what === "exists" ? { defined: false, state: state.trim() as DomainState } : { defined: true, state: state.trim() as DomainState, xml: defined };
 }
 
 // Undefines a domain that is off, keeping its NVRAM and TPM state, in one remote command: "gone"

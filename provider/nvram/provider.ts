@@ -1,7 +1,7 @@
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 import { variantMismatchReason } from "../firmware/variant.js";
-import { copyNew, removeFile, stat } from "../host/files.js";
+import { copyNew, removeFile, stat, statShared } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
@@ -43,13 +43,14 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
     failures.push(...validateConnection(inputs.source.connection, "source.connection", isUnknown));
     checkAbsolutePath(failures, "source.path", inputs.source.path, "/var/lib/libvirt/qemu/nvram/golden_VARS.fd");
   }
-  // With the firmware known, a vars template of the wrong size fails the preview (one read-only stat).
+  // With the firmware known, a vars template of the wrong size fails the preview (one read-only stat,
+  // shared by the Nvrams of one plan that use the same template on the same host).
   const template = templateOf(inputs);
   // Checked once: an unchanged host, firmware and template need no second look at every preview.
   const prior = olds as Partial<NvramInputs>;
   const checkedBefore = prior.connection !== undefined && JSON.stringify([prior.connection, prior.firmware, templateOf(prior as NvramInputs)]) === JSON.stringify([inputs.connection, inputs.firmware, template]);
   if (failures.length === 0 && !checkedBefore && inputs.firmware !== undefined && template !== undefined && !hasUnknowns([inputs.connection, inputs.firmware, template])) {
-    const found = await stat(new Host(inputs.connection), template);
+    const found = await statShared(new Host(inputs.connection), template);
     if (found === undefined) {
       failures.push({ property: inputs.templatePath === undefined ? "firmware" : "templatePath", reason: `the vars template ${template} does not exist on ${identity(inputs.connection)}` });
     } else if (found.size + inputs.firmware.codeSize !== (inputs.firmware.variant === "2M" ? 2 : 4) * 1024 * 1024) {

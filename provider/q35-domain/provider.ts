@@ -6,6 +6,7 @@ import { hasUnknowns } from "../inputs.js";
 import { emulatorOf, parseDomain, renderDomain } from "../libvirt/domain-xml.js";
 import { DomainNotRunningError } from "../libvirt/errors.js";
 import { managedMetadata, nvramPathOf } from "../libvirt/nvram-users.js";
+import { defineNew, failedAfterDefine } from "../libvirt/define-new.js";
 import * as virsh from "../libvirt/virsh.js";
 import { classify, replacesWithUnknowns } from "./classify.js";
 import { probePciDevices } from "./hostdev-probe.js";
@@ -125,8 +126,8 @@ export const q35DomainProvider = {
     await requireHostdevs(host, inputs);
     const d = await desired(host, inputs);
     // The common case, a name not taken yet, is one remote command: define, autostart, read back.
-    const fresh = await virsh.defineNew(host, inputs.name, renderDomain(d, inputs.tpmState?.uuid), d.autostart).catch(async (err: unknown) => {
-      if (virsh.failedAfterDefine(err)) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
+    const fresh = await defineNew(host, inputs.name, renderDomain(d, inputs.tpmState?.uuid), d.autostart).catch(async (err: unknown) => {
+      if (failedAfterDefine(err)) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
       throw err;
     });
     let adopted: string | undefined;

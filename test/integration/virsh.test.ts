@@ -3,6 +3,7 @@ import { XMLBuilder } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { Host } from "../../provider/host/host.js";
 import { DomainExistsError, DomainNotFoundError, InvalidDomainXmlError } from "../../provider/libvirt/errors.js";
+import { defineNew, failedAfterDefine } from "../../provider/libvirt/define-new.js";
 import { definitions } from "../../provider/libvirt/definitions.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
@@ -69,7 +70,7 @@ describe("virsh on the test host", () => {
   });
 
   it("defineNew defines, sets autostart and reads back in one command; a taken name is left alone; a failing step is named", async () => {
-    const fresh = await virsh.defineNew(host, name, tinyDomain(name), true);
+    const fresh = await defineNew(host, name, tinyDomain(name), true);
     expect(fresh).toMatchObject({ defined: true, state: "shut off" });
     expect(fresh.defined && fresh.xml).toBe(await virsh.dumpxml(host, name, true));
     expect((await host.check(["env", "LC_ALL=C", "virsh", "-c", virsh.LIBVIRT_URI, "dominfo", "--", name], "dominfo")).stdout).toMatch(/^Autostart:\s+enable/m);
@@ -77,16 +78,29 @@ describe("virsh on the test host", () => {
 
     // The name is taken: nothing is redefined (the UUID stays), only the state comes back.
     const uuid = /<uuid>([^<]+)<\/uuid>/.exec(fresh.defined ? fresh.xml : "")?.[1];
-    expect(await virsh.defineNew(host, name, tinyDomain(name, randomUUID()), false)).toEqual({ defined: false, state: "shut off" });
+    expect(await defineNew(host, name, tinyDomain(name, randomUUID()), false)).toEqual({ defined: false, state: "shut off" });
     expect(await virsh.dumpxml(host, name, true)).toContain(`<uuid>${uuid}</uuid>`);
     await virsh.undefine(host, name, "keep");
 
     const broken = `${name}-broken`;
-    const invalid = await rejection(virsh.defineNew(host, broken, "<domain type='kvm'><name>x</name>", false));
+    const invalid = await rejection(defineNew(host, broken, "<domain type='kvm'><name>x</name>", false));
     expect(invalid).toBeInstanceOf(InvalidDomainXmlError);
     expect(invalid.message).toContain(`virsh define of domain "${broken}" on ${host.target} failed`);
-    expect(virsh.failedAfterDefine(invalid)).toBe(false);
+    expect(failedAfterDefine(invalid)).toBe(false);
     expect(await virsh.exists(host, broken)).toBe(false);
+
+    // A name virsh's command line would need quoting for takes the one-virsh-per-step path: same result.
+    const odd = `${name} odd'name`;
+    try {
+      const quoted = await defineNew(host, odd, tinyDomain(odd), false);
+      expect(quoted).toMatchObject({ defined: true, state: "shut off" });
+      expect(quoted.defined && quoted.xml).toBe(await virsh.dumpxml(host, odd, true));
+      const brokenOdd = await rejection(defineNew(host, `${odd}-broken`, "<domain type='kvm'><name>x</name>", false));
+      expect(brokenOdd).toBeInstanceOf(InvalidDomainXmlError);
+      expect(failedAfterDefine(brokenOdd)).toBe(false);
+    } finally {
+      if (await virsh.exists(host, odd)) await virsh.undefine(host, odd, "keep");
+    }
 
     const gone = await rejection(virsh.describe(host, `${name}-missing`));
     expect(gone).toBeInstanceOf(DomainNotFoundError);
