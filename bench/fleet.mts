@@ -7,7 +7,7 @@
  *     connection. Started VMs are shut down gracefully by the provider (5 s, then forced).
  * Prints a table and JSON; asserts nothing (the running case counts the VMs running after up).
  * Run with the test host up and the package built:
- *   node bench/fleet.mts [N:HOSTS[:running] ...]        (default 10:1 30:2 20:1:running)
+ *   node bench/fleet.mts [N:HOSTS[:running] ...] [--runs R]   (default 10:1 30:2 20:1:running, 3 runs)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -149,43 +149,98 @@ function traceSummary(file: string | undefined, since: number, until: number): s
   );
 }
 
-// N:HOSTS, or N:HOSTS:running for VMs that are started (and must keep running) too.
-const cases = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["10:1", "30:2", "20:1:running"]).map((c) => {
+// N:HOSTS, or N:HOSTS:running for VMs that are started (and must keep running) too; --runs R repeats
+// each case R times (floor, provider and script in turn) and reports the median of every column.
+const args = process.argv.slice(2);
+const runsAt = args.indexOf("--runs");
+const runs = runsAt < 0 ? 3 : Number(args.splice(runsAt, 2)[1]);
+if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a whole number of 1 or more");
+const cases = (args.length > 0 ? args : ["10:1", "30:2", "20:1:running"]).map((c) => {
   const [n, hosts, running] = c.split(":");
   return [Number(n), Number(hosts), running === "running"] as const;
 });
 if (cases.some(([, h]) => h > th.hosts.length)) throw new Error(`the test host has ${th.hosts.length} host(s): start it with scripts/testhost.sh start --hosts 2`);
 await run("bash", [path.join(root, "scripts/install-project.sh"), project]);
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+
+type Round = {
+  runningAfterUp?: number;
+  providerUp: number;
+  engineFloorUp: number;
+  providerWork: number;
+  script: number;
+  ratio: number;
+  unchangedPreview: number;
+  floorPreview: number;
+  previewOverFloor: number;
+  previewLogins: number;
+  upLogins: number;
+  destroy: number;
+  floorDestroy: number;
+  destroyWork: number;
+  scriptDelete: number;
+  destroyRatio: number;
+};
 const rows = [];
 for (const [n, hosts, running] of cases) {
-  const floor = await cli("floor", n, hosts, running);
-  const provider = await cli("provider", n, hosts, running);
-  const sh = await script(n, hosts, running);
-  const work = provider.create.s - floor.create.s;
+  const rounds: Round[] = [];
+  for (let r = 0; r < runs; r++) {
+    const floor = await cli("floor", n, hosts, running);
+    const provider = await cli("provider", n, hosts, running);
+    const sh = await script(n, hosts, running);
+    rounds.push({
+      ...(provider.runningAfterUp === undefined ? {} : { runningAfterUp: provider.runningAfterUp }),
+      providerUp: provider.create.s,
+      engineFloorUp: floor.create.s,
+      providerWork: provider.create.s - floor.create.s,
+      script: sh.create.s,
+      ratio: (provider.create.s - floor.create.s) / sh.create.s,
+      unchangedPreview: provider.preview.s,
+      floorPreview: floor.preview.s,
+      previewOverFloor: provider.preview.s - floor.preview.s,
+      previewLogins: provider.preview.logins,
+      upLogins: provider.create.logins,
+      destroy: provider.destroy.s,
+      floorDestroy: floor.destroy.s,
+      destroyWork: provider.destroy.s - floor.destroy.s,
+      scriptDelete: sh.destroy.s,
+      destroyRatio: (provider.destroy.s - floor.destroy.s) / sh.destroy.s,
+    });
+  }
+  const col = (k: keyof Round) => median(rounds.map((x) => Number(x[k] ?? 0)));
   rows.push({
     n,
     hosts,
     running,
-    ...(provider.runningAfterUp === undefined ? {} : { runningAfterUp: provider.runningAfterUp }),
-    providerUp: provider.create.s,
-    engineFloorUp: floor.create.s,
-    providerWork: work,
-    script: sh.create.s,
-    ratio: work / sh.create.s,
-    unchangedPreview: provider.preview.s,
-    floorPreview: floor.preview.s,
-    previewLogins: provider.preview.logins,
-    upLogins: provider.create.logins,
-    destroy: provider.destroy.s,
-    floorDestroy: floor.destroy.s,
-    destroyWork: provider.destroy.s - floor.destroy.s,
-    scriptDelete: sh.destroy.s,
-    destroyRatio: (provider.destroy.s - floor.destroy.s) / sh.destroy.s,
+    runs,
+    ...(running ? { runningAfterUp: Math.min(...rounds.map((x) => x.runningAfterUp ?? 0)) } : {}),
+    providerUp: col("providerUp"),
+    engineFloorUp: col("engineFloorUp"),
+    providerWork: col("providerWork"),
+    script: col("script"),
+    ratio: col("ratio"),
+    unchangedPreview: col("unchangedPreview"),
+    floorPreview: col("floorPreview"),
+    previewOverFloor: col("previewOverFloor"),
+    // Logins are counts that must hold in every round: the largest seen.
+    previewLogins: Math.max(...rounds.map((x) => x.previewLogins)),
+    upLogins: Math.max(...rounds.map((x) => x.upLogins)),
+    destroy: col("destroy"),
+    floorDestroy: col("floorDestroy"),
+    destroyWork: col("destroyWork"),
+    scriptDelete: col("scriptDelete"),
+    destroyRatio: col("destroyRatio"),
+    rounds,
   });
 }
 
 const f = (x: number) => `${x.toFixed(1)} s`;
+console.log(`Medians of ${runs} run(s); ratios are medians of each run's ratio; logins the most seen in a run.`);
 console.log("| N | provider `up` | engine floor | provider work | script | ratio | unchanged preview (floor) | SSH logins: up, preview | destroy | floor | destroy work | script delete | ratio |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {

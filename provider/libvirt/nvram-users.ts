@@ -1,6 +1,7 @@
 import { XMLParser } from "fast-xml-parser";
 import type { Host } from "../host/host.js";
 import { METADATA_NS } from "./domain-xml.js";
+import { coalesceAfter } from "../coalesce.js";
 import { definitions } from "./definitions.js";
 import type * as virsh from "./virsh.js";
 
@@ -32,9 +33,13 @@ export interface NvramUser {
   managed?: { shutdownTimeoutSeconds: number };
 }
 
+// The Nvram deletes of one `pulumi destroy` ask at once: they share listings, each one started after
+// its caller asked (so a domain removed just before is never seen).
+const freshDefinitions = coalesceAfter((host: Host) => host.target, definitions);
+
 /** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
 export async function domainsUsingNvram(host: Host, path: string): Promise<NvramUser[]> {
-  return (await definitions(host))
+  return (await freshDefinitions(host))
     .filter((d) => nvramPathOf(d.xml) === path)
     .map((d) => {
       const managed = managedMetadata(d.xml);

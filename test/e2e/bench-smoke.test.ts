@@ -15,7 +15,7 @@ describe("bench/fleet.mts smoke (2 VMs on 1 host)", () => {
   });
 
   it("runs the provider, the engine floor and the one-connection script, and prints the table and JSON", async () => {
-    const { stdout } = await run("node", [path.join(REPO_ROOT, "bench/fleet.mts"), "2:1"], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run("node", [path.join(REPO_ROOT, "bench/fleet.mts"), "2:1", "--runs", "1"], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
     console.info(stdout);
     expect(stdout).toMatch(/^\| 2, 1 host \| [\d.]+ s \|/m);
     const json = JSON.parse(stdout.trim().split("\n").pop()!) as { fleet: Array<Record<string, number>> };
