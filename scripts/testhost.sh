@@ -202,6 +202,12 @@ start_isolated() {
     chown --reference="/var/log/libvirt/$d" "$dir/root/var/log/libvirt/$d"
     chmod --reference="/var/log/libvirt/$d" "$dir/root/var/log/libvirt/$d"
   done
+  # Live migration between the test hosts: libvirt refuses to migrate to "the same host", and hosts
+  # on one machine would report one host UUID (the machine's SMBIOS one): each says its own.
+  local uuid
+  uuid=$(printf 'pulumi-ovmf-test-host-%s' "$name" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
+  sed -i '/^host_uuid *=/d' "$dir/root/etc/libvirt/libvirtd.conf"
+  echo "host_uuid = \"$uuid\"" >> "$dir/root/etc/libvirt/libvirtd.conf"
   [ -f "$STATE_DIR/host_${name}_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "pulumi-ovmf-host-$name" -f "$STATE_DIR/host_${name}_ed25519_key"
   local port; port=$(free_port "$dir/sshd.port")
   sshd_config "$dir" sshd "host_${name}_ed25519_key" "$port"

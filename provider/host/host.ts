@@ -1,6 +1,8 @@
 import { RemoteCommandError, SudoError } from "../errors.js";
 import { describeTarget, type ConnectionSpec } from "../ssh/connection.js";
 import type { ExecOptions, ExecResult, RawExecResult } from "../ssh/exec.js";
+import type { Duplex } from "node:stream";
+import type { ClientChannel } from "ssh2";
 import { getSession } from "../ssh/pool.js";
 
 const SUDO_REFUSED = /^sudo: (a password is required|.*(not in the sudoers file|is not allowed to execute|may not run sudo))/m;
@@ -34,6 +36,17 @@ export class Host {
   async run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.runRaw(argv, options);
     return { ...r, stdout: r.stdout.toString("utf8") };
+  }
+
+  /** A byte stream both ways to argv running on the host (privileged, as {@link run} is). */
+  async openStream(argv: readonly string[]): Promise<ClientChannel> {
+    const session = await getSession(this.spec);
+    return session.openStream(this.spec.sudo === true ? ["sudo", "-n", "--", ...argv] : argv);
+  }
+
+  /** Connections to a UNIX socket the host's sshd listens on for us; returns the function that stops it. */
+  async listenUnix(socketPath: string, onConnection: (stream: Duplex) => void): Promise<() => Promise<void>> {
+    return (await getSession(this.spec)).listenUnix(socketPath, onConnection);
   }
 
   /** Runs argv and throws {@link RemoteCommandError} unless it exits 0. `what` names it in the error. */

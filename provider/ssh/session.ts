@@ -1,4 +1,6 @@
-import type { Client } from "ssh2";
+import type { Duplex } from "node:stream";
+import type { Client, ClientChannel } from "ssh2";
+import { shellCommand } from "./quote.js";
 import type { Dialed } from "./dial.js";
 import { ChannelOpenError, execOnChannel, type ExecOptions, type RawExecResult } from "./exec.js";
 import { SshConnectionError } from "../errors.js";
@@ -53,6 +55,54 @@ export class Session {
         this.release();
       }
     }
+  }
+
+  /**
+   * Runs argv on its own channel and hands over the channel itself, a byte stream both ways (for
+   * a protocol spoken through a helper on the host, e.g. libvirt's virt-ssh-helper). The channel
+   * holds a slot until it closes.
+   */
+  async openStream(argv: readonly string[]): Promise<ClientChannel> {
+    await this.acquire();
+    try {
+      const channel = await new Promise<ClientChannel>((resolve, reject) =>
+        this.dialed.client.exec(shellCommand(argv), (err, ch) => (err ? reject(new ChannelOpenError(this.target, `could not open a channel for ${argv[0] ?? "a stream"}: ${err.message}`, { cause: err })) : resolve(ch))),
+      );
+      let released = false;
+      channel.on("close", () => {
+        if (released) return;
+        released = true;
+        this.release();
+      });
+      return channel;
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Makes the host's sshd listen on a UNIX socket at `socketPath` (OpenSSH's streamlocal
+   * forwarding) and hands every connection made to it to `onConnection`. Returns the function
+   * that stops listening. The socket belongs to the login user, mode 0600 (sshd's default mask).
+   */
+  async listenUnix(socketPath: string, onConnection: (stream: Duplex) => void): Promise<() => Promise<void>> {
+    const client = this.dialed.client;
+    const handler = (info: { socketPath: string }, accept: () => Duplex) => {
+      if (info.socketPath === socketPath) onConnection(accept());
+    };
+    client.on("unix connection", handler);
+    try {
+      await new Promise<void>((resolve, reject) => client.openssh_forwardInStreamLocal(socketPath, (err) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      client.removeListener("unix connection", handler);
+      throw new SshConnectionError(this.target, `the SSH server refused to listen on ${socketPath} for the provider (sshd's AllowStreamLocalForwarding must allow remote forwarding): ${(err as Error).message}`);
+    }
+    return async () => {
+      client.removeListener("unix connection", handler);
+      if (this.closed) return;
+      await new Promise<void>((resolve) => client.openssh_unforwardInStreamLocal(socketPath, () => resolve()));
+    };
   }
 
   /** Milliseconds since the last channel closed; 0 while any channel is open. */
