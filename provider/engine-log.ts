@@ -29,7 +29,7 @@ interface LogRequest {
 }
 interface EngineProto {
   LogRequest: new () => LogRequest;
-  LogSeverity: { WARNING: number };
+  LogSeverity: { WARNING: number; INFO: number };
 }
 
 let client: { engine: EngineClient; proto: EngineProto } | null | undefined;
@@ -51,16 +51,25 @@ function engineClient(): { engine: EngineClient; proto: EngineProto } | null {
 }
 
 /** Shows `message` as a warning of this Pulumi operation. Never throws. */
-export async function warn(message: string): Promise<void> {
+export function warn(message: string): Promise<void> {
+  return log("warning", message);
+}
+
+/** Shows `message` as information in this Pulumi operation's output (e.g. what an update will do). Never throws. */
+export function info(message: string): Promise<void> {
+  return log("info", message);
+}
+
+async function log(severity: "warning" | "info", message: string): Promise<void> {
   const sink = g[SINK]?.sink;
-  if (sink !== undefined) return sink(message);
+  if (sink !== undefined) return sink(severity === "info" ? `info: ${message}` : message);
   const c = engineClient();
   if (c === null) {
-    process.stderr.write(`warning: ${message}\n`);
+    process.stderr.write(`${severity}: ${message}\n`);
     return;
   }
   const request = new c.proto.LogRequest();
-  request.setSeverity(c.proto.LogSeverity.WARNING);
+  request.setSeverity(severity === "info" ? c.proto.LogSeverity.INFO : c.proto.LogSeverity.WARNING);
   request.setMessage(message);
   request.setUrn("");
   await new Promise<void>((resolve) => c.engine.log(request, () => resolve()));

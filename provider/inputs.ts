@@ -15,6 +15,12 @@ export function checkBoolean(failures: Failure[], property: string, value: unkno
   failures.push({ property, reason: `${property} must be true or false (default ${defaultText}), got ${JSON.stringify(value)}` });
 }
 
+/** hostMove, on every resource a host move concerns: "cold" (the default) or "live". */
+export function checkHostMove(failures: Failure[], value: unknown): void {
+  if (value === undefined || isUnknown(value) || value === "cold" || value === "live") return;
+  failures.push({ property: "hostMove", reason: `hostMove must be "cold" (stop, move, start: the default) or "live" (migrate while it runs), got ${JSON.stringify(value)}` });
+}
+
 /** Whether any value in a (possibly nested) input is still unknown (preview). */
 export function hasUnknowns(value: unknown): boolean {
   if (isUnknown(value)) return true;

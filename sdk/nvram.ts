@@ -57,6 +57,13 @@ export interface NvramArgs {
    * Changing them changes TPM PCR 7 (BitLocker asks for recovery unless suspended first).
    */
   secureBootKeys?: pulumi.Input<SecureBootKeys>;
+  /**
+   * How a change of `connection` treats a VM running on the file: "cold" (default) stops it, then
+   * moves the file; "live" leaves it running and puts a copy on the new host, which the VM's live
+   * migration (its Q35Domain with hostMove "live") fills with the guest's variables; the old file
+   * is removed once the VM runs on the new host. SecureBootVm sets this with its own hostMove.
+   */
+  hostMove?: pulumi.Input<"cold" | "live">;
 }
 
 /**
@@ -109,6 +116,7 @@ export class Nvram extends pulumi.dynamic.Resource {
       backup: args.backup,
       resetTrigger: args.resetTrigger,
       secureBootKeys: args.secureBootKeys,
+      hostMove: args.hostMove,
       sizeBytes: undefined,
       sha256: undefined,
       resolvedTemplatePath: undefined,

@@ -64,6 +64,20 @@ export interface Q35DomainArgs {
   devicesXml?: pulumi.Input<string>;
   /** Take over an existing domain of this name (redefined to these inputs) instead of failing. */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * How a change of `connection` to another host happens. "cold" (default): the domain is
+   * replaced: stopped, its NVRAM and TPM state moved, defined and started on the new host. "live":
+   * it is migrated while it runs, without a reboot (its Nvram and TpmState need hostMove "live"
+   * too); a domain that is shut off moves cold. Other changes that need a restart cannot ride along
+   * with a live move.
+   */
+  hostMove?: pulumi.Input<"cold" | "live">;
+  /**
+   * With hostMove "live": the host name or IP at which the source host's QEMU reaches the
+   * destination for the migration data (TCP 49152-49215). Default: libvirt's choice, the
+   * destination's host name as the source resolves it.
+   */
+  migrationAddress?: pulumi.Input<string>;
 }
 
 /**

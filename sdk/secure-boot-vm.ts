@@ -48,6 +48,14 @@ export interface SecureBootVmArgs {
   running?: pulumi.Input<boolean>;
   /** How long a graceful shutdown may take before power-off. Default 60. */
   shutdownTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * How a change of `connection` moves the VM. "cold" (default): stopped, NVRAM and TPM state
+   * moved, started on the new host. "live": migrated while it runs, no reboot; its NVRAM and TPM
+   * state go with it, and leave the old host once it runs on the new one (see README, "Host moves").
+   */
+  hostMove?: pulumi.Input<"cold" | "live">;
+  /** With hostMove "live": the address at which the old host reaches the new one for the migration data (see Q35Domain's migrationAddress). */
+  migrationAddress?: pulumi.Input<string>;
 }
 
 /**
@@ -92,13 +100,18 @@ export class SecureBootVm extends pulumi.ComponentResource {
         firmware: this.firmware,
         ...(args.backupNvram === undefined ? {} : { backup: args.backupNvram }),
         ...(args.secureBootKeys === undefined ? {} : { secureBootKeys: args.secureBootKeys }),
+        ...(args.hostMove === undefined ? {} : { hostMove: args.hostMove }),
       },
       child,
     );
     const vmName = args.name ?? name;
     this.tpm =
       args.tpm === true
-        ? new TpmState(name, { connection: args.connection, vmName, ...(args.backupTpm === undefined ? {} : { backup: args.backupTpm }) }, child)
+        ? new TpmState(
+            name,
+            { connection: args.connection, vmName, ...(args.backupTpm === undefined ? {} : { backup: args.backupTpm }), ...(args.hostMove === undefined ? {} : { hostMove: args.hostMove }) },
+            child,
+          )
         : undefined;
     this.domain = new Q35Domain(
       name,
@@ -116,6 +129,8 @@ export class SecureBootVm extends pulumi.ComponentResource {
         ...(args.networks === undefined ? {} : { networks: args.networks }),
         ...(args.running === undefined ? {} : { running: args.running }),
         ...(args.shutdownTimeoutSeconds === undefined ? {} : { shutdownTimeoutSeconds: args.shutdownTimeoutSeconds }),
+        ...(args.hostMove === undefined ? {} : { hostMove: args.hostMove }),
+        ...(args.migrationAddress === undefined ? {} : { migrationAddress: args.migrationAddress }),
       },
       child,
     );

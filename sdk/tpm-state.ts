@@ -30,6 +30,12 @@ export interface TpmStateArgs {
    * source. Set true to copy anyway (a restored VM, a template that never boots). Default false.
    */
   allowIdentityClone?: pulumi.Input<boolean>;
+  /**
+   * How a change of `connection` treats a VM running with this TPM: "cold" (default) stops it, then
+   * moves the state; "live" leaves it running and puts a copy on the new host, which the VM's live
+   * migration fills with the TPM's state; libvirt removes the old state once the VM runs there.
+   */
+  hostMove?: pulumi.Input<"cold" | "live">;
 }
 
 /**
@@ -62,6 +68,7 @@ export class TpmState extends pulumi.dynamic.Resource {
       backup: args.backup,
       source: args.source === undefined ? undefined : { connection: args.source.connection, uuid: args.source.uuid },
       allowIdentityClone: args.allowIdentityClone,
+      hostMove: args.hostMove,
       path: undefined,
       manufactured: undefined,
       sha256: undefined,

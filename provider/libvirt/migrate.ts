@@ -10,11 +10,14 @@ import { LIBVIRT_URI } from "./virsh.js";
 // there). So the hosts need no SSH trust between them; only the migration data goes straight from
 // the source's QEMU to the destination's (TCP, libvirt's migration ports 49152-49215).
 const MIGRATE = `set -u
-uri=$1 name=$2 dest=$3 addr=$4
-t=$(mktemp /tmp/pulumi-ovmf-migrate-XXXXXX) || exit 1
-trap 'rm -f -- "$t"' EXIT; trap 'exit 129' HUP INT TERM PIPE
-cat > "$t"
-set -- --live --persistent --undefinesource --xml "$t" --persistent-xml "$t"
+uri=$1 name=$2 dest=$3 addr=$4 xml=$5
+set -- --live --persistent --undefinesource
+if [ -n "$xml" ]; then
+  t=$(mktemp /tmp/pulumi-ovmf-migrate-XXXXXX) || exit 1
+  trap 'rm -f -- "$t"' EXIT; trap 'exit 129' HUP INT TERM PIPE
+  cat > "$t"
+  set -- "$@" --xml "$t" --persistent-xml "$t"
+fi
 [ -z "$addr" ] || set -- "$@" --migrateuri "tcp://$addr"
 virsh -q -c "$uri" migrate "$@" -- "$name" "$dest"`;
 
@@ -48,11 +51,12 @@ export const MIGRATION_CHECKS =
   "CPU: use host-model or custom); and that disks are on storage both hosts see at the same path";
 
 /**
- * Migrates the running domain `name` from `source` to `destination` while it runs, defined there
- * by `xml` (persistent), and undefined on the source once it runs on the destination. On failure
+ * Migrates the running domain `name` from `source` to `destination` while it runs, persistent
+ * there (defined by `xml` when given: the same guest with the destination's paths), and undefined
+ * on the source once it runs on the destination. On failure
  * libvirt keeps it running on the source; the error carries libvirt's message and what to check.
  */
-export async function migrateLive(source: Host, destination: Host, name: string, xml: string, address?: string): Promise<MigrationStats> {
+export async function migrateLive(source: Host, destination: Host, name: string, xml: string | undefined, address?: string): Promise<MigrationStats> {
   const socket = `/tmp/pulumi-ovmf-migrate-${randomBytes(8).toString("hex")}.sock`;
   const streams = new Set<Duplex>();
   const stop = await source.listenUnix(socket, (stream) => {
@@ -69,7 +73,7 @@ export async function migrateLive(source: Host, destination: Host, name: string,
     );
   });
   try {
-    const r = await source.run(["env", "LC_ALL=C", "sh", "-c", MIGRATE, "sh", LIBVIRT_URI, name, `qemu+unix:///system?socket=${socket}`, address ?? ""], { stdin: xml, timeoutMs: 60 * 60_000 });
+    const r = await source.run(["env", "LC_ALL=C", "sh", "-c", MIGRATE, "sh", LIBVIRT_URI, name, `qemu+unix:///system?socket=${socket}`, address ?? "", xml === undefined ? "" : "yes"], { ...(xml === undefined ? {} : { stdin: xml }), timeoutMs: 60 * 60_000 });
     if (r.code !== 0) {
       const why = r.stderr.trim().replace(/^error:\s*/gm, "").replace(/\s*\n\s*/g, "; ");
       throw new MigrationError(`live migration of domain "${name}" from ${source.target} to ${destination.target} failed: ${why || `exit ${r.code ?? "signal"}`}. ${MIGRATION_CHECKS}.`);

@@ -27,6 +27,13 @@ export interface NvramInputs {
   resetTrigger?: unknown;
   /** The Secure Boot keys written into the file at creation and whenever they change. */
   secureBootKeys?: SecureBootKeys;
+  /**
+   * How a move to another host treats a VM running on the file: "cold" (default) stops it first;
+   * "live" leaves it running and puts a copy on the new host, which the VM's live migration (its
+   * Q35Domain with hostMove "live") fills with the guest's current variables; the old file goes
+   * after the VM runs on the new host.
+   */
+  hostMove?: "cold" | "live";
 }
 
 export interface NvramOutputs extends NvramInputs {

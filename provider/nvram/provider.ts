@@ -3,7 +3,7 @@ import { isUnknown, stripProvider } from "../dynamic.js";
 import { variantMismatchReason } from "../firmware/variant.js";
 import { copyNew, removeFile, stat, statShared } from "../host/files.js";
 import { Host } from "../host/host.js";
-import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
+import { checkAbsolutePath, checkBoolean, checkHostMove, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
 import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
@@ -36,6 +36,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   checkAbsolutePath(failures, "path", inputs.path, "/var/lib/libvirt/qemu/nvram/web_VARS.fd");
   checkAbsolutePath(failures, "templatePath", inputs.templatePath, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
   checkBoolean(failures, "backup", inputs.backup, "false");
+  checkHostMove(failures, inputs.hostMove);
   if (inputs.firmware === undefined && inputs.templatePath === undefined && inputs.source === undefined) {
     failures.push({ property: "firmware", reason: "give firmware (a FirmwareImage), templatePath (a vars template on the host) or source (an Nvram to clone)" });
   }

@@ -1,10 +1,11 @@
 import { OvmfError } from "../errors.js";
-import { removeFile, sizeAndSha256, stat } from "../host/files.js";
+import { copyFileKeeping, removeFile, sizeAndSha256, stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
+import { domainsUsingNvram } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity } from "../ssh/connection.js";
-import { enrollInPlace, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
+import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -51,6 +52,10 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
     );
   }
 
+  if (moved(olds, news) && news.hostMove === "live" && !reset && !rekey) {
+    const handedOver = await liveHandover(oldHost, newHost, olds, news);
+    if (handedOver) return describeNvram(news, newHost);
+  }
   if (moved(olds, news)) {
     // Never copy a file QEMU may still be writing; the copy is verified before the original goes.
     await stopManagedOrRefuse(oldHost, olds.path, "move", "running");
@@ -79,4 +84,25 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
     await enrollInPlace(newHost, news.path, keys);
   }
   return describeNvram(news, newHost);
+}
+
+const runningUsers = async (host: Host, path: string) => (await domainsUsingNvram(host, path)).filter((u) => u.state !== "shut off" && u.managed !== undefined);
+
+/**
+ * A move with hostMove "live" while a VM runs on the file: the VM is left running, and the file's
+ * current bytes go to the new host as the place the migration writes the guest's variables to; the
+ * old file stays until the VM runs on the new host (its Q35Domain removes it then). Moving back to
+ * the host where the VM still runs on its file (a migration that failed, reverted) keeps that file
+ * and drops the copy. Returns false when no VM runs on either side: an ordinary move.
+ */
+async function liveHandover(oldHost: Host, newHost: Host, olds: NvramOutputs, news: NvramInputs): Promise<boolean> {
+  if ((await runningUsers(oldHost, olds.path)).length > 0) {
+    await copyFileKeeping(oldHost, olds.path, newHost, news.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER, mkdir: true });
+    return true;
+  }
+  if ((await stat(newHost, news.path)) !== undefined && (await runningUsers(newHost, news.path)).length > 0) {
+    if ((await domainsUsingNvram(oldHost, olds.path)).length === 0) await removeFile(oldHost, olds.path);
+    return true;
+  }
+  return false;
 }

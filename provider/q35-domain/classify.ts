@@ -4,12 +4,13 @@ import { identity } from "../ssh/connection.js";
 import type { DomainInputs } from "./spec.js";
 
 /** How a change to an input is applied. */
-export type ChangeKind = "none" | "live" | "restart" | "replace";
+export type ChangeKind = "none" | "live" | "restart" | "move" | "replace";
 
 /**
  * The update-vs-replace table (the README shows it). `replace`: another domain (name, host).
  * `restart`: redefined, and if running, shut down gracefully (then forced after
- * shutdownTimeoutSeconds) and started again. `live`: applied without touching the guest.
+ * shutdownTimeoutSeconds) and started again. `move`: another host with hostMove "live": migrated
+ * while it runs (an update, not a replacement). `live`: applied without touching the guest.
  * `none`: only recorded.
  */
 export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection">, ChangeKind> = {
@@ -36,9 +37,11 @@ export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection">, Cha
   autostart: "live",
   shutdownTimeoutSeconds: "none",
   adopt: "none",
+  hostMove: "none",
+  migrationAddress: "none",
 };
 
-const RANK: Record<ChangeKind, number> = { none: 0, live: 1, restart: 2, replace: 3 };
+const RANK: Record<ChangeKind, number> = { none: 0, live: 1, restart: 2, move: 3, replace: 4 };
 
 export interface Classified {
   kind: ChangeKind;
@@ -49,7 +52,7 @@ export interface Classified {
 /** Classifies every difference between old and new inputs. Pure. */
 export function classify(olds: DomainInputs, news: DomainInputs): Classified {
   const changed: Classified["changed"] = [];
-  if (identity(olds.connection) !== identity(news.connection)) changed.push({ property: "connection", kind: "replace" });
+  if (identity(olds.connection) !== identity(news.connection)) changed.push({ property: "connection", kind: news.hostMove === "live" ? "move" : "replace" });
   else if (JSON.stringify(olds.connection) !== JSON.stringify(news.connection)) changed.push({ property: "connection", kind: "none" });
   for (const [property, kind] of Object.entries(CHANGE_TABLE) as Array<[keyof DomainInputs, ChangeKind]>) {
     if (JSON.stringify(olds[property]) !== JSON.stringify(news[property])) changed.push({ property, kind });
@@ -67,6 +70,20 @@ export function replacesWithUnknowns(olds: DomainInputs, news: DomainInputs): st
   const replaces: string[] = [];
   if (isUnknown(news.name) || news.name !== olds.name) replaces.push("name");
   const { host, port } = news.connection;
-  if (hasUnknowns([host, port]) || identity(olds.connection) !== identity(news.connection)) replaces.push("connection");
+  // A live host move is an update (a migration), never a replacement.
+  if (news.hostMove !== "live" && (hasUnknowns([host, port]) || identity(olds.connection) !== identity(news.connection))) replaces.push("connection");
   return replaces;
+}
+
+/** What a live host move may carry along: the destination's definition holds the new paths. */
+export const MOVES_WITH_HOST = ["firmware", "nvram"];
+
+/**
+ * With hostMove "live" and another host: the changes that would need a restart (or a
+ * replacement), which a migration of the running guest cannot apply. Pure.
+ */
+export function blockedByLiveMove(olds: DomainInputs, news: DomainInputs): string[] {
+  const c = classify(olds, news);
+  if (!c.changed.some((x) => x.kind === "move")) return [];
+  return c.changed.filter((x) => (x.kind === "restart" || x.kind === "replace") && !MOVES_WITH_HOST.includes(x.property)).map((x) => x.property);
 }

@@ -1,4 +1,4 @@
-import { warn } from "../engine-log.js";
+import { info, warn } from "../engine-log.js";
 import { OvmfError } from "../errors.js";
 import { stripProvider } from "../dynamic.js";
 import { Host } from "../host/host.js";
@@ -8,13 +8,14 @@ import { DomainNotRunningError } from "../libvirt/errors.js";
 import { managedMetadata, nvramPathOf } from "../libvirt/nvram-users.js";
 import { defineNew, failedAfterDefine } from "../libvirt/define-new.js";
 import * as virsh from "../libvirt/virsh.js";
-import { classify, replacesWithUnknowns } from "./classify.js";
+import { blockedByLiveMove, classify, replacesWithUnknowns } from "./classify.js";
+import { moveHost } from "./host-move.js";
 import { probePciDevices } from "./hostdev-probe.js";
 import { hostdevFailures } from "./hostdevs.js";
 import { resolveDomainType } from "./domain-type.js";
 import { resolve, type DomainInputs } from "./spec.js";
 import { validateDomain } from "./validate.js";
-import type { Failure } from "../ssh/connection.js";
+import { identity, type Failure } from "../ssh/connection.js";
 
 export interface DomainOutputs extends DomainInputs {
   uuid: string;
@@ -106,9 +107,18 @@ async function requireHostdevs(host: Host, inputs: DomainInputs): Promise<void> 
 }
 
 export const q35DomainProvider = {
-  async check(_olds: unknown, news: Record<string, unknown>) {
+  async check(rawOlds: Record<string, unknown> | undefined, news: Record<string, unknown>) {
     const inputs = stripProvider(news) as unknown as DomainInputs;
     const failures = validateDomain(inputs);
+    const olds = stripProvider(rawOlds ?? {}) as unknown as Partial<DomainInputs>;
+    if (failures.length === 0 && olds.connection !== undefined && inputs.hostMove === "live" && !hasUnknowns(inputs)) {
+      for (const property of blockedByLiveMove(olds as DomainInputs, inputs)) {
+        failures.push({
+          property,
+          reason: `hostMove "live" migrates the running VM as it is, and a change of ${property} needs a restart (or a new domain): make it in a pulumi up before or after the host move, or set hostMove: "cold"`,
+        });
+      }
+    }
     if (failures.length === 0) await warnAboutHostdevs(inputs);
     return { inputs: inputs as unknown as Record<string, unknown>, failures };
   },
@@ -116,6 +126,9 @@ export const q35DomainProvider = {
   async diff(_id: string, olds: DomainOutputs, news: DomainInputs) {
     if (hasUnknowns(news)) return { changes: true, replaces: replacesWithUnknowns(olds, news), deleteBeforeReplace: true };
     const c = classify(olds, news);
+    if (c.changed.some((x) => x.kind === "move")) {
+      await info(`Q35Domain "${news.name}" moves live from ${identity(olds.connection)} to ${identity(news.connection)}: migrated while it runs, no reboot (if it is shut off, it moves cold)`);
+    }
     // The old domain goes first: two domains must never run on one NVRAM file.
     return { changes: c.changed.length > 0, replaces: c.changed.filter((x) => x.kind === "replace").map((x) => x.property), deleteBeforeReplace: true };
   },
@@ -170,6 +183,12 @@ export const q35DomainProvider = {
     await requireHostdevs(host, news);
     const d = await desired(host, news);
     const c = classify(olds, news);
+    if (c.changed.some((x) => x.kind === "move")) {
+      await moveHost(new Host(olds.connection), host, olds, news, renderDomain(d, olds.uuid));
+      if (d.autostart) await setAutostart(host, news.name, true);
+      await applyPower(host, news.name, d.running, d.shutdownTimeoutSeconds);
+      return { outs: await outputs(host, news, d.domainType, d.serial.path) };
+    }
     const redefine = c.changed.some((x) => x.kind === "restart");
     if (redefine) {
       const wasRunning = (await virsh.domstate(host, news.name)) !== "shut off";

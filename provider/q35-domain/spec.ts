@@ -96,10 +96,21 @@ export interface DomainInputs {
   devicesXml?: string;
   /** Take over an existing domain of this name instead of failing. */
   adopt?: boolean;
+  /**
+   * How a change of `connection` to another host happens. "cold" (default): the domain is
+   * replaced: stopped, undefined, its NVRAM and TPM state moved, defined and started on the new
+   * host. "live": it is migrated while it runs (no reboot); one that is shut off moves cold.
+   */
+  hostMove?: "cold" | "live";
+  /**
+   * With hostMove "live": the address (host name or IP) at which the source host's QEMU reaches
+   * the destination for the migration data. Default: libvirt's choice, the destination's host name.
+   */
+  migrationAddress?: string;
 }
 
 /** Everything resolved: defaults applied and the domain type chosen. */
-export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "devicesXml" | "domainType" | "cpuMode" | "tpmState">> {
+export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "devicesXml" | "domainType" | "cpuMode" | "tpmState" | "hostMove" | "migrationAddress">> {
   domainType: "kvm" | "qemu";
   cpuMode?: DomainInputs["cpuMode"];
   devicesXml?: string;

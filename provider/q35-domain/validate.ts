@@ -1,5 +1,5 @@
 import { isUnknown } from "../dynamic.js";
-import { checkAbsolutePath, checkBoolean } from "../inputs.js";
+import { checkAbsolutePath, checkBoolean, checkHostMove } from "../inputs.js";
 import { validateConnection, type Failure } from "../ssh/connection.js";
 import { fullPciAddress } from "./hostdevs.js";
 import type { DomainInputs } from "./spec.js";
@@ -34,6 +34,10 @@ export function validateDomain(i: DomainInputs): Failure[] {
   integer(f, "pcieRootPorts", i.pcieRootPorts, 0, 28, "hot-plug slots; default 4");
   integer(f, "shutdownTimeoutSeconds", i.shutdownTimeoutSeconds, 0, 3600, "default 60");
   for (const k of ["running", "autostart", "usb", "tpm", "adopt", "secureBoot"] as const) checkBoolean(f, k, i[k], k === "running" || k === "usb" ? "true" : "false");
+  checkHostMove(f, i.hostMove);
+  if (known(i.migrationAddress) && (typeof i.migrationAddress !== "string" || !/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])$/.test(i.migrationAddress))) {
+    f.push({ property: "migrationAddress", reason: `migrationAddress must be a host name or IP address (an IPv6 one in brackets) at which the source host reaches the destination, e.g. "10.0.0.12", got ${JSON.stringify(i.migrationAddress)}` });
+  }
   if (i.tpm === true && i.tpmState === undefined) {
     f.push({
       property: "tpm",

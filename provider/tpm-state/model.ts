@@ -24,6 +24,12 @@ export interface TpmStateInputs {
   source?: { connection: ConnectionSpec; uuid: string };
   /** Copying a TPM duplicates its identity: say so explicitly to use `source`. */
   allowIdentityClone?: boolean;
+  /**
+   * How a move to another host treats a VM running with this TPM: "cold" (default) stops it
+   * first; "live" leaves it running and puts a copy on the new host, which the VM's live migration
+   * fills with the TPM's current state; libvirt removes the old state once the VM runs there.
+   */
+  hostMove?: "cold" | "live";
 }
 
 export interface TpmStateOutputs extends TpmStateInputs {

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
+import { stat } from "../host/files.js";
 import { Host } from "../host/host.js";
-import { checkBoolean } from "../inputs.js";
+import { checkBoolean, checkHostMove } from "../inputs.js";
 import { managedMetadata } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
@@ -30,6 +31,7 @@ async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ i
   }
   checkBoolean(failures, "backup", inputs.backup, "false");
   checkBoolean(failures, "allowIdentityClone", inputs.allowIdentityClone, "false");
+  checkHostMove(failures, inputs.hostMove);
   if (inputs.source !== undefined && inputs.allowIdentityClone !== true) failures.push({ property: "source", reason: CLONE_REFUSED });
   return { inputs: inputs as unknown as Record<string, unknown>, failures };
 }
@@ -141,6 +143,9 @@ async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
   const uuid = olds.uuid;
   const oldHost = new Host(olds.connection);
   const newHost = new Host(news.connection);
+  if (moved(olds, news) && news.hostMove === "live" && (await liveHandover(oldHost, newHost, uuid))) {
+    return { outs: await describeTpmState({ ...news, uuid }, uuid, newHost, olds.backupData) };
+  }
   if (moved(olds, news)) {
     // Never copy a state swtpm may still be writing; the copy is verified before the original goes.
     await quiesce(oldHost, uuid, "move");
@@ -175,6 +180,35 @@ async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
     await restore(newHost, olds, uuid);
   }
   return { outs: await describeTpmState({ ...news, uuid }, uuid, newHost, olds.backupData) };
+}
+
+/** Whether a domain that a Q35Domain manages runs with this TPM state on the host. */
+async function runsThere(host: Host, uuid: string): Promise<boolean> {
+  const domain = await virsh.domainByUuid(host, uuid);
+  if (domain === undefined || (await virsh.domstate(host, domain)) === "shut off") return false;
+  return managedMetadata(await virsh.dumpxml(host, domain, true)) !== undefined;
+}
+
+/**
+ * A move with hostMove "live" while the VM runs with this TPM: it is left running, and the
+ * state's current bytes go to the new host (replacing a copy an earlier attempt left) as the place
+ * its live migration writes the TPM's state to; libvirt removes the old state once the VM runs
+ * there. Moving back to the host where the VM still runs (a migration that failed, reverted) keeps
+ * that state and drops the copy. False when the VM runs on neither side: an ordinary move.
+ */
+async function liveHandover(oldHost: Host, newHost: Host, uuid: string): Promise<boolean> {
+  if (await runsThere(oldHost, uuid)) {
+    const archive = await readArchive(oldHost, uuid);
+    if (archive === undefined) throw new OvmfError(`the TPM state ${statePath(uuid)} is not on ${oldHost.target}, where its VM runs`);
+    if ((await stat(newHost, statePath(uuid))) !== undefined && (await virsh.domainByUuid(newHost, uuid)) === undefined) await removeState(newHost, uuid);
+    await placeArchive(newHost, uuid, archive);
+    return true;
+  }
+  if ((await readPermall(newHost, uuid)) !== undefined && (await runsThere(newHost, uuid))) {
+    if ((await virsh.domainByUuid(oldHost, uuid)) === undefined) await removeState(oldHost, uuid);
+    return true;
+  }
+  return false;
 }
 
 /** Whether the TPM was manufactured, its EK certificates and state sha256, as on the host now. */

@@ -66,7 +66,7 @@ describe("classify (the README's update vs replace table)", () => {
     expect(replacesWithUnknowns(base, { ...pending, name: UNKNOWN })).toEqual(["name"]);
   });
   it("covers every input", () => {
-    const inputs = ["name", "memoryMiB", "vcpus", "firmware", "nvram", "secureBoot", "domainType", "cpuMode", "disks", "cdroms", "networks", "graphics", "serial", "usb", "pcieRootPorts", "hostdevs", "tpm", "tpmState", "devicesXml", "running", "autostart", "shutdownTimeoutSeconds", "adopt"];
+    const inputs = ["name", "memoryMiB", "vcpus", "firmware", "nvram", "secureBoot", "domainType", "cpuMode", "disks", "cdroms", "networks", "graphics", "serial", "usb", "pcieRootPorts", "hostdevs", "tpm", "tpmState", "devicesXml", "running", "autostart", "shutdownTimeoutSeconds", "adopt", "hostMove", "migrationAddress"];
     expect(Object.keys(CHANGE_TABLE).sort()).toEqual(inputs.sort());
   });
 });
