@@ -7,7 +7,8 @@ import { migrateLive, type MigrationStats } from "../libvirt/migrate.js";
 import { domainsUsingNvram } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { NVRAM_MODE, NVRAM_OWNER } from "../nvram/placement.js";
-import { readPermall, removeState } from "../tpm-state/remote.js";
+import { statePath } from "../tpm-state/model.js";
+import { placeArchive, readArchive, readPermall, removeState } from "../tpm-state/remote.js";
 import type { DomainInputs } from "./spec.js";
 
 type Ordered = Array<Record<string, unknown>>;
@@ -44,20 +45,31 @@ async function locate(oldHost: Host, newHost: Host, name: string): Promise<Found
 }
 
 /**
- * A live migration takes the VM's NVRAM and TPM state over to copies its Nvram and TpmState put on
- * the new host first (they move with it, hostMove "live"): without them the guest would come up on
- * another host's files, and the old ones would be removed after.
+ * A live migration writes the VM's NVRAM into the copy its Nvram put on the new host first (it moves
+ * with it, hostMove "live"): without it the guest's variables would land in a file nobody owns
+ * (libvirt would make one from a template, if it finds one), and the old file would be removed
+ * after. (The TPM state needs no copy: libvirt sets it up from the migration stream.)
  */
 async function requireMovedState(newHost: Host, news: DomainInputs): Promise<void> {
-  const missing: string[] = [];
-  if ((await stat(newHost, news.nvram.path)) === undefined) missing.push(`its NVRAM ${news.nvram.path}`);
-  if (news.tpmState !== undefined && (await readPermall(newHost, news.tpmState.uuid)) === undefined) missing.push(`its TPM state (UUID ${news.tpmState.uuid})`);
-  if (missing.length > 0) {
+  if ((await stat(newHost, news.nvram.path)) === undefined) {
     throw new OvmfError(
-      `cannot migrate domain "${news.name}" to ${newHost.target}: ${missing.join(" and ")} is not there. Move its Nvram (and TpmState) to the same connection ` +
+      `cannot migrate domain "${news.name}" to ${newHost.target}: its NVRAM ${news.nvram.path} is not there. Move its Nvram (and TpmState) to the same connection ` +
         `with hostMove: "live" (SecureBootVm does), so that they go ahead of it; nothing was changed.`,
     );
   }
+}
+
+/**
+ * libvirt clears the destination's TPM state when an incoming migration fails: the TpmState's copy
+ * there is put back from the state the VM still runs on, so that the stack's record (the state is
+ * on the new host) stays true for the retry. Best effort: the migration's own error is what counts.
+ */
+async function keepTpmCopy(oldHost: Host, newHost: Host, uuid: string | undefined): Promise<void> {
+  if (uuid === undefined || (await readPermall(newHost, uuid)) !== undefined) return;
+  const archive = await readArchive(oldHost, uuid);
+  if (archive === undefined) return;
+  if ((await stat(newHost, statePath(uuid))) !== undefined) await removeState(newHost, uuid);
+  await placeArchive(newHost, uuid, archive);
 }
 
 /** After the VM runs on the new host: its old NVRAM file and TPM state go, unless another domain there uses them. */
@@ -79,7 +91,10 @@ export async function moveHost(oldHost: Host, newHost: Host, olds: DomainInputs 
     await requireMovedState(newHost, news);
     const pathsChanged = olds.firmware.codePath !== news.firmware.codePath || olds.nvram.path !== news.nvram.path;
     const destinationXml = pathsChanged ? withFirmwarePaths(await migratable(oldHost, news.name), news.firmware.codePath, news.nvram.path) : undefined;
-    stats = await migrateLive(oldHost, newHost, news.name, destinationXml, news.migrationAddress);
+    stats = await migrateLive(oldHost, newHost, news.name, destinationXml, news.migrationAddress).catch(async (err: unknown) => {
+      await keepTpmCopy(oldHost, newHost, news.tpmState?.uuid).catch(() => undefined);
+      throw err;
+    });
     await info(
       `Q35Domain "${news.name}" moved live from ${oldHost.target} to ${newHost.target}` +
         (stats.downtimeMs === undefined ? "" : `: paused ${stats.downtimeMs} ms for the switch-over, ${((stats.elapsedMs ?? 0) / 1000).toFixed(1)} s in all`),

@@ -124,11 +124,11 @@ export const q35DomainProvider = {
   },
 
   async diff(_id: string, olds: DomainOutputs, news: DomainInputs) {
+    if (news.hostMove === "live" && !hasUnknowns([news.connection.host, news.connection.port]) && identity(olds.connection) !== identity(news.connection)) {
+      await info(`Q35Domain "${olds.name}" moves live from ${identity(olds.connection)} to ${identity(news.connection)}: migrated while it runs, no reboot (if it is shut off, it moves cold)`);
+    }
     if (hasUnknowns(news)) return { changes: true, replaces: replacesWithUnknowns(olds, news), deleteBeforeReplace: true };
     const c = classify(olds, news);
-    if (c.changed.some((x) => x.kind === "move")) {
-      await info(`Q35Domain "${news.name}" moves live from ${identity(olds.connection)} to ${identity(news.connection)}: migrated while it runs, no reboot (if it is shut off, it moves cold)`);
-    }
     // The old domain goes first: two domains must never run on one NVRAM file.
     return { changes: c.changed.length > 0, replaces: c.changed.filter((x) => x.kind === "replace").map((x) => x.property), deleteBeforeReplace: true };
   },

@@ -1,6 +1,7 @@
 // Scenario program for test/e2e/tpm.test.ts: one SecureBootVm with tpm: true and backups. Config:
 //   hosts (JSON, the test hosts), privateKey (secret), host (a|b: where the VM lives),
-//   domainName (the libvirt name: a change renames the VM), running (true|false).
+//   domainName (the libvirt name: a change renames the VM), running (true|false), hostMove (cold|live)
+//   and migrationAddress (for a live host move).
 import * as pulumi from "@pulumi/pulumi";
 import { SecureBootVm, type ConnectionArgs } from "pulumi-ovmf";
 
@@ -20,6 +21,8 @@ const vm = new SecureBootVm("e2e-tpm", {
   backupTpm: true,
   running: config.get("running") !== "false",
   shutdownTimeoutSeconds: 5,
+  ...(config.get("hostMove") === undefined ? {} : { hostMove: config.require("hostMove") as "cold" | "live" }),
+  ...((config.get("migrationAddress") ?? "") === "" ? {} : { migrationAddress: config.require("migrationAddress") }),
 });
 
 export const domainName = vm.domainName;
