@@ -311,7 +311,9 @@ case "$cmd" in
     # The test users are system-wide: (re)apply this state directory's password on every start.
     ensure_users
     for ((i = 1; i < HOSTS; i++)); do
-      isolated_running "${HOST_NAMES[$i]}" || { stop_isolated "${HOST_NAMES[$i]}"; start_isolated "${HOST_NAMES[$i]}"; }
+      # A host started by an older copy of this script may lack its own host UUID: restarted.
+      if isolated_running "${HOST_NAMES[$i]}" && grep -q '^host_uuid' "$STATE_DIR/host-${HOST_NAMES[$i]}/root/etc/libvirt/libvirtd.conf" 2>/dev/null; then continue; fi
+      stop_isolated "${HOST_NAMES[$i]}"; start_isolated "${HOST_NAMES[$i]}"
     done
     # The KVM probe is the provider's own: Node 22 and the built package.
     ensure_node

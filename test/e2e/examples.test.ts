@@ -88,7 +88,7 @@ describe("examples", () => {
     for (const d of outs.domains) expect(await virsh.exists(a, d)).toBe(false);
   });
 
-  it("host-move: changing one line moves the VM and its NVRAM from host a to host b", async () => {
+  it("host-move: changing one line moves the VM and its NVRAM from host a to host b (cold), and back (live)", async () => {
     const s = stack("host-move");
     const first = (await s.up(["on=a"])).outputs as Record<string, string>;
     expect(await virsh.domstate(a, "mover")).toBe("running");
@@ -104,7 +104,19 @@ describe("examples", () => {
     expect(await virsh.domstate(b, "mover")).toBe("running");
     expect(second["nvramSha256"]).not.toBe(await sha256(b, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"));
     await s.preview({ expectNoChanges: true });
-    await s.destroy({ remove: true });
+    // The other way back: live, the VM keeps running (libvirt says it came by migration).
+    await waitForSerial(b, serialLogPath("mover"), /BdsDxe/, 240_000);
+    const onB = await sha256(b, first["nvramPath"]!);
+    const live = await s.preview({ diff: true, config: ["on=a", "hostMove=live"] });
+    expect(live.stdout, live.stdout).toMatch(/~ pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(update\)/);
+    const third = (await s.up()).outputs as Record<string, string>;
+    expect(third["host"]).toBe("a");
+    expect((await a.check(["virsh", "-c", virsh.LIBVIRT_URI, "domstate", "--reason", "mover"], "domstate")).stdout.trim()).toBe("running (migrated)");
     expect(await virsh.exists(b, "mover")).toBe(false);
+    expect(await stat(b, first["nvramPath"]!)).toBeUndefined();
+    expect(await sha256(a, first["nvramPath"]!)).toBe(onB);
+    await s.preview({ expectNoChanges: true });
+    await s.destroy({ remove: true });
+    expect(await virsh.exists(a, "mover")).toBe(false);
   });
 });
