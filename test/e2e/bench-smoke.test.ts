@@ -28,3 +28,14 @@ describe("bench/fleet.mts smoke (2 VMs on 1 host)", () => {
     expect(row["previewLogins"]).toBe(0);
   });
 });
+
+describe("bench/live-move.mts smoke (one live move)", () => {
+  it("moves the host-move example's running VM live and prints the pause, as a table and JSON", async () => {
+    const { stdout } = await run("node", [path.join(REPO_ROOT, "bench/live-move.mts"), "--moves", "1"], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    console.info(stdout);
+    expect(stdout).toMatch(/^move 1 to b: paused \d+ ms, migration [\d.]+ s, pulumi up [\d.]+ s, running \(migrated\)$/m);
+    const json = JSON.parse(stdout.trim().split("\n").pop()!) as { liveMove: { moves: number; downtimeMs: { median: number } } };
+    expect(json.liveMove.moves).toBe(1);
+    expect(json.liveMove.downtimeMs.median).toBeGreaterThan(0);
+  });
+});

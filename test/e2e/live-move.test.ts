@@ -14,7 +14,7 @@ import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 // A running Secure Boot VM with a TPM moves from host a to host b with hostMove: "live", with plain
 // pulumi: a failing migration first (an address b cannot be reached at) leaves it running on a,
-// untouched; then the move: the guest keeps running (no second boot), its NVRAM and TPM state on
+// untouched, and setting the host back removes what the attempt put on b; then the move: the guest keeps running (no second boot), its NVRAM and TPM state on
 // b are the guest's, nothing is left on a, and the next preview shows no changes.
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/tpm");
 const s = new TestStack(PROJECT, "e2e-live");
@@ -64,6 +64,19 @@ describe("live host move of a running Secure Boot VM with a TPM (real Pulumi CLI
     // The copies the Nvram and TpmState put on b for the migration are there for the retry.
     expect(await stat(b, nvramPath)).toBeDefined();
     expect(await permallSha(b, uuid)).toBe(tpmBefore);
+  });
+
+  it("set back to a after the failure: the copies on b go, the VM and its files on a stay as they are", async () => {
+    const nvramBefore = await sha256(a, nvramPath);
+    const tpmBefore = await permallSha(a, uuid);
+    await s.up(cfg("host=a"));
+    expect(await virsh.domstate(a, VM)).toBe("running");
+    expect(await reason(a)).toBe("running (booted)");
+    expect(await stat(b, nvramPath)).toBeUndefined();
+    expect(await permallSha(b, uuid)).toBeUndefined();
+    expect(await sha256(a, nvramPath)).toBe(nvramBefore);
+    expect(await permallSha(a, uuid)).toBe(tpmBefore);
+    await s.preview({ expectNoChanges: true });
   });
 
   it("moves live to b: no reboot, the guest's NVRAM and TPM state on b, nothing left on a, then no changes", async () => {
