@@ -106,9 +106,27 @@ describe("live host move of a running Secure Boot VM with a TPM (real Pulumi CLI
     await s.preview({ expectNoChanges: true });
   });
 
-  it("destroy removes it from b", async () => {
-    await s.destroy({ remove: true });
+  it("shut off, it moves cold even with hostMove live: an update that takes its files along", async () => {
+    await s.up(cfg("host=b", "running=false"));
+    const nvramBefore = await sha256(b, nvramPath);
+    const tpmBefore = await permallSha(b, uuid);
+    const p = await s.preview({ diff: true, config: cfg("host=a", "running=false") });
+    expect(p.stdout, p.stdout).toMatch(/~ pulumi-nodejs:dynamic\/ovmf:Q35Domain: \(update\)/);
+    await s.up(cfg("host=a", "running=false"));
+    expect(await virsh.domstate(a, VM)).toBe("shut off");
     expect(await virsh.exists(b, VM)).toBe(false);
     expect(await stat(b, nvramPath)).toBeUndefined();
+    expect(await permallSha(b, uuid)).toBeUndefined();
+    expect(await sha256(a, nvramPath)).toBe(nvramBefore);
+    expect(await permallSha(a, uuid)).toBe(tpmBefore);
+    expect(await virsh.domainByUuid(a, uuid)).toBe(VM);
+    await s.preview({ expectNoChanges: true });
+  });
+
+  it("destroy removes it", async () => {
+    await s.destroy({ remove: true });
+    expect(await virsh.exists(a, VM)).toBe(false);
+    expect(await stat(a, nvramPath)).toBeUndefined();
+    expect(await permallSha(a, uuid)).toBeUndefined();
   });
 });

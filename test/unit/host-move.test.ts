@@ -3,6 +3,7 @@ import { UNKNOWN } from "../../provider/dynamic.js";
 import { parseJobInfo } from "../../provider/libvirt/migrate.js";
 import { blockedByLiveMove, classify, replacesWithUnknowns } from "../../provider/q35-domain/classify.js";
 import { withFirmwarePaths } from "../../provider/q35-domain/host-move.js";
+import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { validateDomain } from "../../provider/q35-domain/validate.js";
 
@@ -49,6 +50,16 @@ describe("host moves: cold (a replacement) or live (an update)", () => {
     expect(validateDomain({ ...base, hostMove: "live", migrationAddress: "10.0.0.2" })).toEqual([]);
     expect(validateDomain({ ...base, hostMove: "live", migrationAddress: "kvm2.example.net" })).toEqual([]);
     expect(validateDomain({ ...base, hostMove: "live", migrationAddress: "[fd00::2]" })).toEqual([]);
+  });
+});
+
+describe("Q35Domain check of a live host move", () => {
+  it("fails the preview for a change that needs a restart, naming it and the fix; passes the move alone", async () => {
+    const olds = base as unknown as Record<string, unknown>;
+    const both = await q35DomainProvider.check(olds, { ...base, connection: b, hostMove: "live", memoryMiB: 2048 } as unknown as Record<string, unknown>);
+    expect(both.failures).toEqual([{ property: "memoryMiB", reason: expect.stringContaining('make it in a pulumi up before or after the host move, or set hostMove: "cold"') }]);
+    expect((await q35DomainProvider.check(olds, { ...base, connection: b, hostMove: "live" } as unknown as Record<string, unknown>)).failures).toEqual([]);
+    expect((await q35DomainProvider.check(olds, { ...base, connection: b, memoryMiB: 2048 } as unknown as Record<string, unknown>)).failures).toEqual([]);
   });
 });
 
