@@ -31,7 +31,7 @@ export function withFirmwarePaths(xml: string, codePath: string, nvramPath: stri
 }
 
 /** Where the host move found the domain. */
-export type Found = { on: "old"; state: virsh.DomainState } | { on: "new" } | { on: "neither" };
+export type Found = { on: "old" | "new"; state: virsh.DomainState } | { on: "neither" };
 
 async function locate(oldHost: Host, newHost: Host, name: string): Promise<Found> {
   const [onOld, onNew] = await Promise.all([virsh.stateIfExists(oldHost, name), virsh.stateIfExists(newHost, name)]);
@@ -41,7 +41,7 @@ async function locate(oldHost: Host, newHost: Host, name: string): Promise<Found
         `Keep the one that is the VM (running, with its NVRAM), undefine the other (virsh undefine --keep-nvram --keep-tpm), and run pulumi up again.`,
     );
   }
-  return onNew !== undefined ? { on: "new" } : onOld !== undefined ? { on: "old", state: onOld } : { on: "neither" };
+  return onNew !== undefined ? { on: "new", state: onNew } : onOld !== undefined ? { on: "old", state: onOld } : { on: "neither" };
 }
 
 /**
@@ -101,6 +101,12 @@ export async function moveHost(oldHost: Host, newHost: Host, olds: DomainInputs 
     );
     await removeOldState(oldHost, olds);
     return stats;
+  }
+  if (found.on === "new" && found.state !== "shut off") {
+    // Resumed: it runs on the new host already (a migration whose result never reached the stack).
+    // What is left on the old host is stale: the running guest's own files are the new host's.
+    await removeOldState(oldHost, olds);
+    return undefined;
   }
   // Shut off (or gone): a cold move. Its Nvram and TpmState moved their files already, unless the
   // VM still ran then (they left them for a migration): its NVRAM, final now, follows it.

@@ -1,15 +1,14 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readFile, sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { serialLogPath } from "../../provider/q35-domain/spec.js";
-import { closeAll } from "../../provider/ssh/pool.js";
 import { readPermall } from "../../provider/tpm-state/remote.js";
 import { rejection } from "../support/rejection.js";
 import { waitForSerial } from "../support/serial.js";
-import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
+import { stackLifecycle, TestStack } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 // A running Secure Boot VM with a TPM moves from host a to host b with hostMove: "live", with plain
@@ -31,15 +30,7 @@ const reason = async (host: Host) => (await host.check(["env", "LC_ALL=C", "virs
 describe("live host move of a running Secure Boot VM with a TPM (real Pulumi CLI, hosts a and b)", () => {
   let uuid = "";
   let nvramPath = "";
-  beforeAll(async () => {
-    await requirePulumiCli();
-    await installProject(PROJECT);
-    await s.destroyIfPresent();
-  });
-  afterAll(async () => {
-    await s.destroyIfPresent();
-    closeAll();
-  });
+  stackLifecycle(s, PROJECT);
 
   it("runs on a, and its guest has written its NVRAM", async () => {
     const outs = (await s.up(cfg())).outputs as Record<string, string>;

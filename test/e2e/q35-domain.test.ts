@@ -1,13 +1,12 @@
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { parseDomain } from "../../provider/libvirt/domain-xml.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
-import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
 import { waitForSerial } from "../support/serial.js";
-import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
+import { stackLifecycle, TestStack } from "../support/stack.js";
 import { hostConnection, REPO_ROOT } from "../support/testhost.js";
 
 const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
@@ -29,15 +28,7 @@ const serialShows = (file: string, text: RegExp, timeoutMs = 180_000, host = a) 
 let outs: Record<string, string>;
 
 describe("Q35Domain with the real Pulumi CLI", () => {
-  beforeAll(async () => {
-    await requirePulumiCli();
-    await installProject(PROJECT);
-    await s.destroyIfPresent();
-  });
-  afterAll(async () => {
-    await s.destroyIfPresent();
-    closeAll();
-  });
+  stackLifecycle(s, PROJECT);
 
   it("boots with Secure Boot enforced: OVMF refuses the unsigned EFI shell", async () => {
     const run = await s.up(cfg());

@@ -1,12 +1,11 @@
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
-import { closeAll } from "../../provider/ssh/pool.js";
-import { installProject, requirePulumiCli, TestStack } from "../support/stack.js";
+import { stackLifecycle, TestStack } from "../support/stack.js";
 import { rejection } from "../support/rejection.js";
 import { waitForSerial } from "../support/serial.js";
 import { hostConnection, REPO_ROOT, testHostFile } from "../support/testhost.js";
@@ -24,15 +23,7 @@ let outs: Record<string, unknown>;
 let codeSha: string;
 
 describe("examples/secure-boot-vm: the SecureBootVm lifecycle with the real Pulumi CLI", () => {
-  beforeAll(async () => {
-    await requirePulumiCli();
-    await installProject(PROJECT);
-    await s.destroyIfPresent();
-  });
-  afterAll(async () => {
-    await s.destroyIfPresent();
-    closeAll();
-  });
+  stackLifecycle(s, PROJECT);
 
   it("up creates the three resources under the component and the VM boots with Secure Boot enforced", async () => {
     outs = (await s.up(cfg(512))).outputs;

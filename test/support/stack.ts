@@ -2,6 +2,8 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
+import { closeAll } from "../../provider/ssh/pool.js";
 import { REPO_ROOT, loadTestHost } from "./testhost.js";
 import { parseSummary, type ChangeSummary } from "./summary.js";
 
@@ -196,4 +198,20 @@ export interface StoredResource {
   type: string;
   inputs: Record<string, unknown>;
   outputs: Record<string, unknown>;
+}
+
+/**
+ * The usual hooks of an e2e file, inside its describe: the CLI and the project ready and no stack
+ * left from an earlier run before the tests; the stack destroyed and the SSH pool closed after.
+ */
+export function stackLifecycle(s: TestStack, projectDir: string): void {
+  beforeAll(async () => {
+    await requirePulumiCli();
+    await installProject(projectDir);
+    await s.destroyIfPresent();
+  });
+  afterAll(async () => {
+    await s.destroyIfPresent();
+    closeAll();
+  });
 }

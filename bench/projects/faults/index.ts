@@ -1,6 +1,7 @@
 // Fault harness program for bench/faults.mts: one SecureBootVm with an NVRAM file and a TPM state,
 // on test host a or b (one FirmwareImage on each, always declared). Config: hosts (JSON, the test
-// hosts), privateKey (secret), present (whether the VM is declared), host, name, memoryMiB, running.
+// hosts), privateKey (secret), present (whether the VM is declared), host, name, memoryMiB, running,
+// hostMove (cold|live).
 import * as pulumi from "@pulumi/pulumi";
 import { FirmwareImage, SecureBootVm, type ConnectionArgs } from "pulumi-ovmf";
 
@@ -27,6 +28,7 @@ const vm = !declared
     tpm: true,
     running: config.getBoolean("running") ?? false,
     shutdownTimeoutSeconds: 5,
+    hostMove: config.get("hostMove") === "live" ? "live" : "cold",
   });
 export const nvramPath = vm?.nvramPath;
 export const uuid = vm?.uuid;
