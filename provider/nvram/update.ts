@@ -97,6 +97,12 @@ const runningUsers = async (host: Host, path: string) => (await domainsUsingNvra
  */
 async function liveHandover(oldHost: Host, newHost: Host, olds: NvramOutputs, news: NvramInputs): Promise<boolean> {
   if ((await runningUsers(oldHost, olds.path)).length > 0) {
+    // A file there that no domain uses is this move's own copy from an earlier attempt; one that a
+    // domain uses belongs to another VM.
+    const taken = await domainsUsingNvram(newHost, news.path);
+    if (taken.length > 0) {
+      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: domain ${taken.map((u) => `"${u.domain}"`).join(", ")} there uses that file. Choose another path.`);
+    }
     await copyFileKeeping(oldHost, olds.path, newHost, news.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER, mkdir: true });
     return true;
   }
