@@ -19,7 +19,7 @@ describe("bench/faults.mts smoke (create, cut after the first and the last remot
   it("converges after each cut, and prints the counts and JSON", async () => {
     const { stdout } = await run("node", [path.join(REPO_ROOT, "bench/faults.mts"), "create", "--at", "1,-1"], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
     console.info(stdout);
-    expect(stdout).toMatch(/^create cut after command 1\/\d+: up failed; converged by up; all checks pass$/m);
+    expect(stdout).toMatch(/^create cut after command 1\/\d+ \(.+\): up failed; converged by up; all checks pass$/m);
     expect(stdout).toMatch(/^injection points: 2; converged with plain up: 2; with up --refresh: 0; passed: 2; failed: 0;/m);
     const json = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { faults: { points: number; passed: number; failed: unknown[] } };
     expect(json.faults).toEqual({ points: 2, passed: 2, failed: [] });
