@@ -74,8 +74,9 @@ export interface Q35DomainArgs {
   hostMove?: pulumi.Input<"cold" | "live">;
   /**
    * With hostMove "live": the host name or IP at which the source host's QEMU reaches the
-   * destination for the migration data (TCP 49152-49215). Default: libvirt's choice, the
-   * destination's host name as the source resolves it.
+   * destination for the migration data (TCP 49152-49215). Default: the host of the new
+   * `connection` (set this when the hosts reach each other at another address, e.g. a migration
+   * network).
    */
   migrationAddress?: pulumi.Input<string>;
 }

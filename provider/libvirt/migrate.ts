@@ -8,7 +8,8 @@ import { LIBVIRT_URI } from "./virsh.js";
 // a UNIX socket that the source's sshd listens on for the provider; each connection to it is carried
 // over the provider's own SSH connections to virt-ssh-helper on the destination (what qemu+ssh runs
 // there). So the hosts need no SSH trust between them; only the migration data goes straight from
-// the source's QEMU to the destination's (TCP, libvirt's migration ports 49152-49215).
+// the source's QEMU to the destination's (TCP, libvirt's migration ports 49152-49215, at `address`;
+// without it libvirt would use the destination's host name).
 const MIGRATE = `set -u
 uri=$1 name=$2 dest=$3 addr=$4 xml=$5
 set -- --live --persistent --undefinesource
@@ -46,7 +47,7 @@ export class MigrationError extends OvmfError {
 /** What to look at when a live migration fails, after libvirt's own message. */
 export const MIGRATION_CHECKS =
   "Check that the source host reaches the destination's QEMU on TCP ports 49152-49215 (at migrationAddress if set, else at the " +
-  "destination's host name as libvirt resolves it on the source); that the firmware and NVRAM paths of the new inputs exist on the " +
+  "host of the destination's connection); that the firmware and NVRAM paths of the new inputs exist on the " +
   "destination (its FirmwareImage); that the CPUs are compatible (cpuMode host-passthrough migrates only between hosts with the same " +
   "CPU: use host-model or custom); and that disks are on storage both hosts see at the same path";
 

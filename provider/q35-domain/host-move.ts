@@ -30,6 +30,17 @@ export function withFirmwarePaths(xml: string, codePath: string, nvramPath: stri
   return new XMLBuilder({ ...ordered, format: false, suppressEmptyNode: true }).build(doc) as string;
 }
 
+/**
+ * Where the old host's QEMU sends the migration data: `migrationAddress`, else the address in the
+ * new host's connection (libvirt's own choice, the destination's host name, fails where that name
+ * does not resolve, or resolves to localhost). An IPv6 address goes in brackets. Pure.
+ */
+export function migrationAddressOf(news: Pick<DomainInputs, "connection" | "migrationAddress">): string {
+  if (news.migrationAddress !== undefined) return news.migrationAddress;
+  const host = news.connection.host;
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
 /** Where the host move found the domain. */
 export type Found = { on: "old" | "new"; state: virsh.DomainState } | { on: "neither" };
 
@@ -91,7 +102,7 @@ export async function moveHost(oldHost: Host, newHost: Host, olds: DomainInputs 
     await requireMovedState(newHost, news);
     const pathsChanged = olds.firmware.codePath !== news.firmware.codePath || olds.nvram.path !== news.nvram.path;
     const destinationXml = pathsChanged ? withFirmwarePaths(await migratable(oldHost, news.name), news.firmware.codePath, news.nvram.path) : undefined;
-    stats = await migrateLive(oldHost, newHost, news.name, destinationXml, news.migrationAddress).catch(async (err: unknown) => {
+    stats = await migrateLive(oldHost, newHost, news.name, destinationXml, migrationAddressOf(news)).catch(async (err: unknown) => {
       await keepTpmCopy(oldHost, newHost, news.tpmState?.uuid).catch(() => undefined);
       throw err;
     });

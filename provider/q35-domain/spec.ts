@@ -104,7 +104,7 @@ export interface DomainInputs {
   hostMove?: "cold" | "live";
   /**
    * With hostMove "live": the address (host name or IP) at which the source host's QEMU reaches
-   * the destination for the migration data. Default: libvirt's choice, the destination's host name.
+   * the destination for the migration data. Default: the host of the destination's connection.
    */
   migrationAddress?: string;
 }

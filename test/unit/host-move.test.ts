@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { UNKNOWN } from "../../provider/dynamic.js";
 import { parseJobInfo } from "../../provider/libvirt/migrate.js";
 import { blockedByLiveMove, classify, replacesWithUnknowns } from "../../provider/q35-domain/classify.js";
-import { withFirmwarePaths } from "../../provider/q35-domain/host-move.js";
+import { migrationAddressOf, withFirmwarePaths } from "../../provider/q35-domain/host-move.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { validateDomain } from "../../provider/q35-domain/validate.js";
@@ -60,6 +60,14 @@ describe("Q35Domain check of a live host move", () => {
     expect(both.failures).toEqual([{ property: "memoryMiB", reason: expect.stringContaining('make it in a pulumi up before or after the host move, or set hostMove: "cold"') }]);
     expect((await q35DomainProvider.check(olds, { ...base, connection: b, hostMove: "live" } as unknown as Record<string, unknown>)).failures).toEqual([]);
     expect((await q35DomainProvider.check(olds, { ...base, connection: b, memoryMiB: 2048 } as unknown as Record<string, unknown>)).failures).toEqual([]);
+  });
+});
+
+describe("migrationAddressOf", () => {
+  it("sends the migration data to migrationAddress, else to the new connection's host (IPv6 in brackets)", () => {
+    expect(migrationAddressOf({ connection: b })).toBe("kvm2");
+    expect(migrationAddressOf({ connection: b, migrationAddress: "10.0.9.2" })).toBe("10.0.9.2");
+    expect(migrationAddressOf({ connection: { ...b, host: "fd00::2" } })).toBe("[fd00::2]");
   });
 });
 
