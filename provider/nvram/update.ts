@@ -2,7 +2,7 @@ import { OvmfError } from "../errors.js";
 import { copyFileKeeping, removeFile, sizeAndSha256, stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
-import { domainsUsingNvram } from "../libvirt/nvram-users.js";
+import { domainsUsingNvram, type NvramUser } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity } from "../ssh/connection.js";
 import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
@@ -86,7 +86,9 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
   return describeNvram(news, newHost);
 }
 
-const runningUsers = async (host: Host, path: string) => (await domainsUsingNvram(host, path)).filter((u) => u.state !== "shut off" && u.managed !== undefined);
+/** A domain a Q35Domain manages that is not shut off. */
+const running = (u: NvramUser) => u.state !== "shut off" && u.managed !== undefined;
+const runningUsers = async (host: Host, path: string) => (await domainsUsingNvram(host, path)).filter(running);
 
 /**
  * A move with hostMove "live" while a VM runs on the file: the VM is left running, and the file's
@@ -96,17 +98,17 @@ const runningUsers = async (host: Host, path: string) => (await domainsUsingNvra
  * and drops the copy. Returns false when no VM runs on either side: an ordinary move.
  */
 async function liveHandover(oldHost: Host, newHost: Host, olds: NvramOutputs, news: NvramInputs): Promise<boolean> {
-  if ((await runningUsers(oldHost, olds.path)).length > 0) {
+  const [onOld, onNew] = await Promise.all([runningUsers(oldHost, olds.path), domainsUsingNvram(newHost, news.path)]);
+  if (onOld.length > 0) {
     // A file there that no domain uses is this move's own copy from an earlier attempt; one that a
     // domain uses belongs to another VM.
-    const taken = await domainsUsingNvram(newHost, news.path);
-    if (taken.length > 0) {
-      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: domain ${taken.map((u) => `"${u.domain}"`).join(", ")} there uses that file. Choose another path.`);
+    if (onNew.length > 0) {
+      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: domain ${onNew.map((u) => `"${u.domain}"`).join(", ")} there uses that file. Choose another path.`);
     }
     await copyFileKeeping(oldHost, olds.path, newHost, news.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER, mkdir: true });
     return true;
   }
-  if ((await stat(newHost, news.path)) !== undefined && (await runningUsers(newHost, news.path)).length > 0) {
+  if (onNew.some(running) && (await stat(newHost, news.path)) !== undefined) {
     if ((await domainsUsingNvram(oldHost, olds.path)).length === 0) await removeFile(oldHost, olds.path);
     return true;
   }

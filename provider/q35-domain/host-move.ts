@@ -7,8 +7,7 @@ import { migrateLive, type MigrationStats } from "../libvirt/migrate.js";
 import { domainsUsingNvram } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { NVRAM_MODE, NVRAM_OWNER } from "../nvram/placement.js";
-import { statePath } from "../tpm-state/model.js";
-import { placeArchive, readArchive, readPermall, removeState } from "../tpm-state/remote.js";
+import { copyStateOver, readPermall, removeState } from "../tpm-state/remote.js";
 import type { DomainInputs } from "./spec.js";
 
 type Ordered = Array<Record<string, unknown>>;
@@ -77,10 +76,7 @@ async function requireMovedState(newHost: Host, news: DomainInputs): Promise<voi
  */
 async function keepTpmCopy(oldHost: Host, newHost: Host, uuid: string | undefined): Promise<void> {
   if (uuid === undefined || (await readPermall(newHost, uuid)) !== undefined) return;
-  const archive = await readArchive(oldHost, uuid);
-  if (archive === undefined) return;
-  if ((await stat(newHost, statePath(uuid))) !== undefined) await removeState(newHost, uuid);
-  await placeArchive(newHost, uuid, archive);
+  await copyStateOver(oldHost, newHost, uuid);
 }
 
 /** After the VM runs on the new host: its old NVRAM file and TPM state go, unless another domain there uses them. */

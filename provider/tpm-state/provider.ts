@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
-import { stat } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { checkBoolean, checkHostMove } from "../inputs.js";
 import { managedMetadata } from "../libvirt/nvram-users.js";
@@ -9,7 +8,7 @@ import * as virsh from "../libvirt/virsh.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { findCertificates } from "./certificates.js";
 import { statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
-import { manufacture, placeArchive, readArchive, readPermall, removeState } from "./remote.js";
+import { copyStateOver, manufacture, placeArchive, readArchive, readPermall, removeState } from "./remote.js";
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -61,11 +60,9 @@ export async function describeTpmState(inputs: TpmStateInputs, uuid: string, hos
  * (gracefully, then forced after its shutdownTimeoutSeconds); refuses when another domain runs with it.
  */
 async function quiesce(host: Host, uuid: string, operation: string): Promise<void> {
-  const domain = await virsh.domainByUuid(host, uuid);
-  if (domain === undefined) return;
-  const state = await virsh.domstate(host, domain);
-  if (state === "shut off") return;
-  const managed = managedMetadata(await virsh.dumpxml(host, domain, true));
+  const running = await runningWith(host, uuid);
+  if (running === undefined) return;
+  const { domain, state, managed } = running;
   if (managed !== undefined) {
     await virsh.shutdown(host, domain, managed.shutdownTimeoutSeconds);
     return;
@@ -182,12 +179,17 @@ async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
   return { outs: await describeTpmState({ ...news, uuid }, uuid, newHost, olds.backupData) };
 }
 
-/** Whether a domain that a Q35Domain manages runs with this TPM state on the host. */
-async function runsThere(host: Host, uuid: string): Promise<boolean> {
+/** The domain that runs (is not shut off) with this TPM state on the host, and its Q35Domain settings if one manages it. */
+async function runningWith(host: Host, uuid: string): Promise<{ domain: string; state: string; managed: ReturnType<typeof managedMetadata> } | undefined> {
   const domain = await virsh.domainByUuid(host, uuid);
-  if (domain === undefined || (await virsh.domstate(host, domain)) === "shut off") return false;
-  return managedMetadata(await virsh.dumpxml(host, domain, true)) !== undefined;
+  if (domain === undefined) return undefined;
+  const state = await virsh.domstate(host, domain);
+  if (state === "shut off") return undefined;
+  return { domain, state, managed: managedMetadata(await virsh.dumpxml(host, domain, true)) };
 }
+
+/** Whether a domain that a Q35Domain manages runs with this TPM state on the host. */
+const runsThere = async (host: Host, uuid: string) => (await runningWith(host, uuid))?.managed !== undefined;
 
 /**
  * A move with hostMove "live" while the VM runs with this TPM: it is left running, and the
@@ -198,10 +200,10 @@ async function runsThere(host: Host, uuid: string): Promise<boolean> {
  */
 async function liveHandover(oldHost: Host, newHost: Host, uuid: string): Promise<boolean> {
   if (await runsThere(oldHost, uuid)) {
-    const archive = await readArchive(oldHost, uuid);
-    if (archive === undefined) throw new OvmfError(`the TPM state ${statePath(uuid)} is not on ${oldHost.target}, where its VM runs`);
-    if ((await stat(newHost, statePath(uuid))) !== undefined && (await virsh.domainByUuid(newHost, uuid)) === undefined) await removeState(newHost, uuid);
-    await placeArchive(newHost, uuid, archive);
+    if ((await virsh.domainByUuid(newHost, uuid)) !== undefined) {
+      throw new OvmfError(`cannot move the TPM state ${statePath(uuid)} to ${newHost.target}: a domain with UUID ${uuid} is defined there. Remove it, or keep the TpmState where it is.`);
+    }
+    if (!(await copyStateOver(oldHost, newHost, uuid))) throw new OvmfError(`the TPM state ${statePath(uuid)} is not on ${oldHost.target}, where its VM runs`);
     return true;
   }
   if ((await readPermall(newHost, uuid)) !== undefined && (await runsThere(newHost, uuid))) {

@@ -89,6 +89,18 @@ export async function placeArchive(host: Host, uuid: string, archive: Buffer): P
   if (r.code !== 0) throw new RemoteCommandError(host.target, `place the TPM state ${statePath(uuid)}`, r.code, r.stderr);
 }
 
+/**
+ * Copies the state from one host to another, replacing whatever state directory of that UUID the
+ * target has (a copy an earlier attempt left). False when the source has none.
+ */
+export async function copyStateOver(from: Host, to: Host, uuid: string): Promise<boolean> {
+  const archive = await readArchive(from, uuid);
+  if (archive === undefined) return false;
+  if ((await stat(to, statePath(requireUuid(uuid)))) !== undefined) await removeState(to, uuid);
+  await placeArchive(to, uuid, archive);
+  return true;
+}
+
 /** The permanent state file's content, or undefined when the TPM has no state on the host. */
 export async function readPermall(host: Host, uuid: string): Promise<Buffer | undefined> {
   const r = await host.runRaw(["cat", "--", permallPath(requireUuid(uuid))]);

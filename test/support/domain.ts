@@ -4,6 +4,17 @@ import * as virsh from "../../provider/libvirt/virsh.js";
 import type { ConnectionSpec } from "../../provider/ssh/connection.js";
 import { serialLogPath, type DomainInputs } from "../../provider/q35-domain/spec.js";
 
+/** Inputs of a domain for the pure rules (unit tests): nothing here reaches a host. */
+export const RULES_CONNECTION = { host: "kvm1", hostKey: "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII" };
+export const RULES_DOMAIN: DomainInputs = {
+  connection: RULES_CONNECTION,
+  name: "web",
+  memoryMiB: 1024,
+  vcpus: 1,
+  firmware: { codePath: "/c.fd", varsTemplatePath: "/v.fd", features: ["secure-boot"], variant: "4M" },
+  nvram: { path: "/n.fd", variant: "4M" },
+};
+
 /** libvirt's NVRAM path for a test domain. */
 export const nvramPathOf = (name: string) => `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
 

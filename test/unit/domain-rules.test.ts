@@ -3,16 +3,10 @@ import { UNKNOWN } from "../../provider/dynamic.js";
 import { CHANGE_TABLE, classify, replacesWithUnknowns } from "../../provider/q35-domain/classify.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { validateDomain } from "../../provider/q35-domain/validate.js";
+import { RULES_CONNECTION, RULES_DOMAIN } from "../support/domain.js";
 
-const conn = { host: "kvm1", hostKey: "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII" };
-const base: DomainInputs = {
-  connection: conn,
-  name: "web",
-  memoryMiB: 1024,
-  vcpus: 1,
-  firmware: { codePath: "/c.fd", varsTemplatePath: "/v.fd", features: ["secure-boot"], variant: "4M" },
-  nvram: { path: "/n.fd", variant: "4M" },
-};
+const conn = RULES_CONNECTION;
+const base = RULES_DOMAIN;
 const props = (f: ReturnType<typeof validateDomain>) => f.map((x) => x.property);
 
 describe("validateDomain", () => {

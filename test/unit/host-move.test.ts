@@ -4,19 +4,12 @@ import { parseJobInfo } from "../../provider/libvirt/migrate.js";
 import { blockedByLiveMove, classify, replacesWithUnknowns } from "../../provider/q35-domain/classify.js";
 import { migrationAddressOf, withFirmwarePaths } from "../../provider/q35-domain/host-move.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
-import type { DomainInputs } from "../../provider/q35-domain/spec.js";
 import { validateDomain } from "../../provider/q35-domain/validate.js";
+import { RULES_CONNECTION, RULES_DOMAIN } from "../support/domain.js";
 
-const a = { host: "kvm1", hostKey: "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII" };
+const a = RULES_CONNECTION;
 const b = { host: "kvm2", hostKey: "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII" };
-const base: DomainInputs = {
-  connection: a,
-  name: "web",
-  memoryMiB: 1024,
-  vcpus: 1,
-  firmware: { codePath: "/c.fd", varsTemplatePath: "/v.fd", features: ["secure-boot"], variant: "4M" },
-  nvram: { path: "/n.fd", variant: "4M" },
-};
+const base = RULES_DOMAIN;
 
 describe("host moves: cold (a replacement) or live (an update)", () => {
   it("classifies another host as a replacement by default and as a move with hostMove live", () => {
