@@ -1,16 +1,19 @@
 /**
  * Fleet benchmark: N SecureBootVms (defined, not started, or with `:running` started too; one
  * FirmwareImage per host) created, previewed unchanged and destroyed with the real Pulumi CLI, beside
- *   - the engine floor: the same resource graph of dynamic resources that do nothing (no SSH), and
+ *   - the engine floor: the same resource graph of dynamic resources that do nothing (no SSH),
  *   - the script: the same host work (NVRAM from the template with fsync and sha256, define, read
  *     back, start; then destroy, undefine and remove) as one shell script per host over ONE SSH
  *     connection. Started VMs are shut down gracefully by the provider (5 s, then forced).
+ *   - the shape floor: the provider stack's own resources replayed by dynamic resources that do nothing
+ *     (same types, inputs, outputs, secrets, parents and dependencies): what the engine and SDK cost
+ *     for this resource shape, so "own work" is what the provider adds to it.
  * Prints a table and JSON; asserts nothing (the running case counts the VMs running after up).
  * Run with the test host up and the package built:
  *   node bench/fleet.mts [N:HOSTS[:running] ...] [--runs R]   (default 10:1 30:2 20:1:running, 3 runs)
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Host } from "../dist/provider/host/host.js";
 import { renderDomain } from "../dist/provider/libvirt/domain-xml.js";
@@ -57,14 +60,43 @@ async function timed<T>(f: () => Promise<T>, label = ""): Promise<{ s: number; l
   return { s: (performance.now() - t0) / 1000, logins: logins() - before };
 }
 
+/** The provider stack's resources as the "replay" mode of the program wants them (see its header). */
+function recordForReplay(exported: string, to: string): void {
+  type Res = { urn: string; custom: boolean; type: string; id?: string; parent?: string; dependencies?: string[]; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> };
+  const resources = (JSON.parse(readFileSync(exported, "utf8")) as { deployment: { resources: Res[] } }).deployment.resources;
+  const ours = (r: Res) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:");
+  const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+  const kept = new Set(resources.filter(ours).map((r) => r.urn));
+  const without = (o: Record<string, unknown> = {}) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== "__provider"));
+  const recorded = resources.filter(ours).map((r) => ({
+    custom: r.custom,
+    type: r.type,
+    name: nameOf(r.urn),
+    ...(r.id === undefined ? {} : { id: r.id }),
+    ...(r.parent !== undefined && kept.has(r.parent) ? { parent: nameOf(r.parent) } : {}),
+    dependsOn: (r.dependencies ?? []).filter((d) => kept.has(d)).map(nameOf),
+    inputs: without(r.inputs),
+    outputs: without(r.outputs),
+  }));
+  writeFileSync(to, JSON.stringify(recorded), { mode: 0o600 });
+  rmSync(exported);
+}
+
 /** create, unchanged preview and destroy of one stack of the fleet program. */
-async function cli(mode: "provider" | "floor", n: number, hosts: number, running: boolean) {
+async function cli(mode: "provider" | "floor" | "replay", n: number, hosts: number, running: boolean) {
   const stack = `${mode}-${n}-${hosts}${running ? "-running" : ""}`;
+  const replayFile = path.join(stateDir, `replay-${n}-${hosts}${running ? "-running" : ""}.json`);
   await pulumi(stack, "stack", "select", "--create");
-  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`, "--plaintext", `running=${running}`);
+  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`, "--plaintext", `running=${running}`, "--plaintext", `replay=${replayFile}`);
   await setKey(stack);
   await pulumi(stack, "destroy", "--yes").catch(() => undefined);
   const create = await timed(() => pulumi(stack, "up", "--yes", "--skip-preview"), `${stack} up`);
+  if (mode === "provider") {
+    // The test key is in it in clear: the file is the owner's only, and removed once converted.
+    const exported = path.join(stateDir, "export.json");
+    await pulumi(stack, "stack", "export", "--show-secrets", "--file", exported);
+    recordForReplay(exported, replayFile);
+  }
   const runningAfterUp = mode === "provider" && running ? await countRunning(hosts) : undefined;
   const preview = await timed(() => pulumi(stack, "preview", "--expect-no-changes"), `${stack} preview`);
   const destroy = await timed(() => pulumi(stack, "destroy", "--yes"), `${stack} destroy`);
@@ -175,6 +207,9 @@ type Round = {
   providerWork: number;
   script: number;
   ratio: number;
+  shapeFloorUp: number;
+  ownWork: number;
+  ownRatio: number;
   unchangedPreview: number;
   floorPreview: number;
   previewOverFloor: number;
@@ -185,6 +220,10 @@ type Round = {
   destroyWork: number;
   scriptDelete: number;
   destroyRatio: number;
+  shapeFloorDestroy: number;
+  ownDestroyWork: number;
+  ownDestroyRatio: number;
+  shapeFloorPreview: number;
 };
 const rows = [];
 for (const [n, hosts, running] of cases) {
@@ -192,6 +231,7 @@ for (const [n, hosts, running] of cases) {
   for (let r = 0; r < runs; r++) {
     const floor = await cli("floor", n, hosts, running);
     const provider = await cli("provider", n, hosts, running);
+    const replay = await cli("replay", n, hosts, running);
     const sh = await script(n, hosts, running);
     rounds.push({
       ...(provider.runningAfterUp === undefined ? {} : { runningAfterUp: provider.runningAfterUp }),
@@ -200,6 +240,9 @@ for (const [n, hosts, running] of cases) {
       providerWork: provider.create.s - floor.create.s,
       script: sh.create.s,
       ratio: (provider.create.s - floor.create.s) / sh.create.s,
+      shapeFloorUp: replay.create.s,
+      ownWork: provider.create.s - replay.create.s,
+      ownRatio: (provider.create.s - replay.create.s) / sh.create.s,
       unchangedPreview: provider.preview.s,
       floorPreview: floor.preview.s,
       previewOverFloor: provider.preview.s - floor.preview.s,
@@ -210,6 +253,10 @@ for (const [n, hosts, running] of cases) {
       destroyWork: provider.destroy.s - floor.destroy.s,
       scriptDelete: sh.destroy.s,
       destroyRatio: (provider.destroy.s - floor.destroy.s) / sh.destroy.s,
+      shapeFloorDestroy: replay.destroy.s,
+      ownDestroyWork: provider.destroy.s - replay.destroy.s,
+      ownDestroyRatio: (provider.destroy.s - replay.destroy.s) / sh.destroy.s,
+      shapeFloorPreview: replay.preview.s,
     });
   }
   const col = (k: keyof Round) => median(rounds.map((x) => Number(x[k] ?? 0)));
@@ -224,6 +271,10 @@ for (const [n, hosts, running] of cases) {
     providerWork: col("providerWork"),
     script: col("script"),
     ratio: col("ratio"),
+    shapeFloorUp: col("shapeFloorUp"),
+    ownWork: col("ownWork"),
+    ownRatio: col("ownRatio"),
+    shapeFloorPreview: col("shapeFloorPreview"),
     unchangedPreview: col("unchangedPreview"),
     floorPreview: col("floorPreview"),
     previewOverFloor: col("previewOverFloor"),
@@ -235,17 +286,30 @@ for (const [n, hosts, running] of cases) {
     destroyWork: col("destroyWork"),
     scriptDelete: col("scriptDelete"),
     destroyRatio: col("destroyRatio"),
+    shapeFloorDestroy: col("shapeFloorDestroy"),
+    ownDestroyWork: col("ownDestroyWork"),
+    ownDestroyRatio: col("ownDestroyRatio"),
     rounds,
   });
 }
 
 const f = (x: number) => `${x.toFixed(1)} s`;
+const label = (r: { n: number; hosts: number; running: boolean; runningAfterUp?: number }) => `${r.n}, ${r.hosts} host${r.hosts > 1 ? "s" : ""}${r.running ? `, started (${r.runningAfterUp ?? 0} running after up)` : ""}`;
 console.log(`Medians of ${runs} run(s); ratios are medians of each run's ratio; logins the most seen in a run.`);
+console.log("Against the engine floor (the same graph, resources with one or two properties, no work):");
 console.log("| N | provider `up` | engine floor | provider work | script | ratio | unchanged preview (floor) | SSH logins: up, preview | destroy | floor | destroy work | script delete | ratio |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(
-    `| ${r.n}, ${r.hosts} host${r.hosts > 1 ? "s" : ""}${r.running ? `, started (${r.runningAfterUp ?? 0} running after up)` : ""} | ${f(r.providerUp)} | ${f(r.engineFloorUp)} | ${f(r.providerWork)} | ${f(r.script)} | ${r.ratio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.floorPreview)}) | ${r.upLogins}, ${r.previewLogins} | ${f(r.destroy)} | ${f(r.floorDestroy)} | ${f(r.destroyWork)} | ${f(r.scriptDelete)} | ${r.destroyRatio.toFixed(1)}× |`,
+    `| ${label(r)} | ${f(r.providerUp)} | ${f(r.engineFloorUp)} | ${f(r.providerWork)} | ${f(r.script)} | ${r.ratio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.floorPreview)}) | ${r.upLogins}, ${r.previewLogins} | ${f(r.destroy)} | ${f(r.floorDestroy)} | ${f(r.destroyWork)} | ${f(r.scriptDelete)} | ${r.destroyRatio.toFixed(1)}× |`,
+  );
+}
+console.log("Against the shape floor (the provider stack's own resources replayed: same types, inputs, outputs, secrets and dependencies, a provider that does nothing):");
+console.log("| N | provider `up` | shape floor | provider's own work | script | ratio | unchanged preview (shape floor) | destroy | shape floor | provider's own destroy work | script delete | ratio |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(
+    `| ${label(r)} | ${f(r.providerUp)} | ${f(r.shapeFloorUp)} | ${f(r.ownWork)} | ${f(r.script)} | ${r.ownRatio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.shapeFloorPreview)}) | ${f(r.destroy)} | ${f(r.shapeFloorDestroy)} | ${f(r.ownDestroyWork)} | ${f(r.scriptDelete)} | ${r.ownDestroyRatio.toFixed(1)}× |`,
   );
 }
 console.log(JSON.stringify({ fleet: rows }));

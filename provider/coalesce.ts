@@ -33,3 +33,43 @@ export function coalesceAfter<A, T>(keyOf: (arg: A) => string, run: (arg: A) => 
     return after;
   };
 }
+
+/**
+ * Gathers calls with the same key into batches: a call arriving while a batch of its key runs
+ * joins the next one, which starts once that one settles, with every call queued meanwhile. Each
+ * caller gets its own item of `many`'s result (same order as the arguments); when `many` throws,
+ * every caller of that batch gets the error. An idle key starts a batch of one at once, so a lone
+ * call waits for nothing. For host work many resources ask for at once (the domain undefines of a
+ * `pulumi destroy`).
+ */
+export function batchWhileBusy<A, R>(keyOf: (arg: A) => string, many: (args: A[]) => Promise<R[]>): (arg: A) => Promise<R> {
+  type Item = { arg: A; ok: (r: R) => void; fail: (e: unknown) => void };
+  const busy = new Set<string>();
+  const waiting = new Map<string, Item[]>();
+  const runBatch = async (key: string, items: Item[]): Promise<void> => {
+    busy.add(key);
+    try {
+      const results = await many(items.map((i) => i.arg));
+      items.forEach((item, i) => item.ok(results[i] as R));
+    } catch (err) {
+      for (const item of items) item.fail(err);
+    } finally {
+      const next = waiting.get(key);
+      waiting.delete(key);
+      if (next === undefined) busy.delete(key);
+      else void runBatch(key, next);
+    }
+  };
+  return (arg) =>
+    new Promise<R>((ok, fail) => {
+      const key = keyOf(arg);
+      const item = { arg, ok, fail };
+      if (!busy.has(key)) {
+        void runBatch(key, [item]);
+        return;
+      }
+      const queue = waiting.get(key);
+      if (queue === undefined) waiting.set(key, [item]);
+      else queue.push(item);
+    });
+}

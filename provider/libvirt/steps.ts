@@ -18,6 +18,9 @@ state_of() {
  */
 export const NEEDS_QUOTING_IN_BATCH = `""|-*|*[!A-Za-z0-9._:+@-]*`;
 
+/** The names {@link NEEDS_QUOTING_IN_BATCH} lets into a batch as they are, as a test in TypeScript. */
+export const fitsBatch = (name: string): boolean => /^[A-Za-z0-9._:+@][A-Za-z0-9._:+@-]*$/.test(name);
+
 /** A step of a multi-step remote command failed: the error of that virsh operation. */
 export function stepError(host: Host, r: { code: number | null; stderr: string }, domain: string, first: string): VirshError {
   // Without a mark the shell itself failed before any step: named after the command's first step.

@@ -8,6 +8,7 @@ import { DomainNotRunningError } from "../libvirt/errors.js";
 import { managedMetadata, nvramPathOf } from "../libvirt/nvram-users.js";
 import { defineNew, failedAfterDefine } from "../libvirt/define-new.js";
 import * as virsh from "../libvirt/virsh.js";
+import { undefineIfOffShared } from "../libvirt/undefine-many.js";
 import { blockedByLiveMove, classify, replacesWithUnknowns } from "./classify.js";
 import { moveHost } from "./host-move.js";
 import { probePciDevices } from "./hostdev-probe.js";
@@ -245,7 +246,7 @@ export const q35DomainProvider = {
   async delete(_id: string, props: DomainOutputs) {
     const host = new Host(props.connection);
     // A domain that is off goes in one remote command; a running one is shut down first.
-    const found = await virsh.undefineIfOff(host, props.name);
+    const found = await undefineIfOffShared(host, props.name);
     if (found === "gone" || found === "undefined") return;
     if (found !== "old libvirt") await virsh.shutdown(host, props.name, props.shutdownTimeoutSeconds ?? 60);
     await virsh.undefine(host, props.name, "keep");

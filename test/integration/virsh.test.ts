@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { XMLBuilder } from "fast-xml-parser";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { Host } from "../../provider/host/host.js";
 import { DomainExistsError, DomainNotFoundError, InvalidDomainXmlError } from "../../provider/libvirt/errors.js";
 import { defineNew, failedAfterDefine } from "../../provider/libvirt/define-new.js";
 import { definitions } from "../../provider/libvirt/definitions.js";
+import { undefineIfOffShared } from "../../provider/libvirt/undefine-many.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { rejection } from "../support/rejection.js";
@@ -140,6 +141,42 @@ describe("virsh on the test host", () => {
         await virsh.destroy(host, d);
         await virsh.undefine(host, d, "keep");
       }
+    }
+  });
+
+  it("undefines that reach a host together share a batch: the off ones undefined with NVRAM kept, a running one left alone, a missing one gone, an odd name on its own", async () => {
+    const off = [1, 2, 3].map((i) => `${name}-b${i}`);
+    const running = `${name}-brun`;
+    const odd = `${name} b'odd`;
+    const missing = `${name}-bmissing`;
+    const nvram = `/var/lib/libvirt/qemu/nvram/${name}-b2_VARS.fd`;
+    const withNvram = (d: string) => tinyDomain(d).replace("</os>", `<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram>${nvram}</nvram></os><features><acpi/></features>`);
+    const runs = vi.spyOn(host, "run");
+    try {
+      for (const d of [...off, running, odd]) await virsh.define(host, d, d === off[1] ? withNvram(d) : tinyDomain(d));
+      await host.check(["touch", "--", nvram], "touch");
+      await host.check(["virsh", "-q", "-c", virsh.LIBVIRT_URI, "start", "--", running], "start");
+      runs.mockClear();
+      const lone = undefineIfOffShared(host, off[0] ?? "");
+      const together = [off[1], off[2], running, missing, odd].map((d) => undefineIfOffShared(host, d ?? ""));
+      expect(await lone).toBe("undefined");
+      expect(await Promise.all(together)).toEqual(["undefined", "undefined", { state: "running" }, "gone", "undefined"]);
+      // The lone one went its own way; of the others, the plain names shared two virsh processes
+      // (states, then undefines) and the missing and odd ones went one by one.
+      const batches = runs.mock.calls.filter(([argv]) => argv.includes("virsh")).map(([argv]) => argv.at(-1) ?? "");
+      expect(batches).toHaveLength(2);
+      expect(batches[0]).toContain(`domstate -- ${running};`);
+      expect(batches[1]).toContain(`undefine --keep-nvram --keep-tpm -- ${off[2]};`);
+      expect(batches[1]).not.toContain(running);
+      expect(runs.mock.calls).toHaveLength(5); // lone, states batch, undefines batch, missing, odd
+      for (const d of [...off, odd]) expect(await virsh.exists(host, d), d).toBe(false);
+      expect(await virsh.domstate(host, running)).toBe("running");
+      expect((await host.run(["test", "-f", nvram])).code).toBe(0);
+    } finally {
+      runs.mockRestore();
+      if (await virsh.exists(host, running)) await virsh.destroy(host, running);
+      for (const d of [...off, running, odd]) if (await virsh.exists(host, d)) await virsh.undefine(host, d, "keep");
+      await host.run(["rm", "-f", "--", nvram]);
     }
   });
 });
