@@ -92,7 +92,8 @@ async function cli(mode: "provider" | "floor" | "replay", n: number, hosts: numb
   await pulumi(stack, "destroy", "--yes").catch(() => undefined);
   const create = await timed(() => pulumi(stack, "up", "--yes", "--skip-preview"), `${stack} up`);
   if (mode === "provider") {
-    // The test key is in it in clear: the file is the owner's only, and removed once converted.
+    // The test key is in it in clear: the file is the owner's only, and removed once converted (the
+    // replay file too, after the shape floor's run).
     const exported = path.join(stateDir, "export.json");
     await pulumi(stack, "stack", "export", "--show-secrets", "--file", exported);
     recordForReplay(exported, replayFile);
@@ -101,6 +102,8 @@ async function cli(mode: "provider" | "floor" | "replay", n: number, hosts: numb
   const preview = await timed(() => pulumi(stack, "preview", "--expect-no-changes"), `${stack} preview`);
   const destroy = await timed(() => pulumi(stack, "destroy", "--yes"), `${stack} destroy`);
   await pulumi(stack, "stack", "rm", "--yes", "--force");
+  // The replay holds the key in clear: gone once the shape floor has run (each round records it anew).
+  if (mode === "replay") rmSync(replayFile, { force: true });
   return { create, preview, destroy, runningAfterUp };
 }
 
