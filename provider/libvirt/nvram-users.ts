@@ -33,16 +33,23 @@ export interface NvramUser {
   managed?: { shutdownTimeoutSeconds: number };
 }
 
-// The Nvram deletes of one `pulumi destroy` ask at once: they share listings, each one started after
-// its caller asked (so a domain removed just before is never seen).
+// Listings asked for at once (the Nvram deletes and moves of one deployment) are shared, each one
+// started after its caller asked (so a domain removed just before is never seen).
 const freshDefinitions = coalesceAfter((host: Host) => host.target, definitions);
 
 /** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
 export async function domainsUsingNvram(host: Host, path: string): Promise<NvramUser[]> {
-  return (await freshDefinitions(host))
-    .filter((d) => nvramPathOf(d.xml) === path)
-    .map((d) => {
-      const managed = managedMetadata(d.xml);
-      return { domain: d.domain, state: d.state, ...(managed === undefined ? {} : { managed }) };
-    });
+  return (await nvramUsersOn(host))(path);
+}
+
+/** One listing of the host's domains, asked of for any number of NVRAM files. */
+export async function nvramUsersOn(host: Host): Promise<(path: string) => NvramUser[]> {
+  const defs = await freshDefinitions(host);
+  return (path) =>
+    defs
+      .filter((d) => nvramPathOf(d.xml) === path)
+      .map((d) => {
+        const managed = managedMetadata(d.xml);
+        return { domain: d.domain, state: d.state, ...(managed === undefined ? {} : { managed }) };
+      });
 }

@@ -1,8 +1,9 @@
 import { OvmfError } from "../errors.js";
 import { createHash } from "node:crypto";
-import { copyFileKeeping, readFile, writeFileAtomic } from "../host/files.js";
+import { copyFileKeeping, readFile, removeFile, writeFileAtomic } from "../host/files.js";
 import type { Host } from "../host/host.js";
-import { domainsUsingNvram } from "../libvirt/nvram-users.js";
+import { batchWhileBusy } from "../coalesce.js";
+import { domainsUsingNvram, nvramUsersOn, type NvramUser } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { decodeBackup } from "./backup.js";
 import { enrollKeys, keysDiffer, type SecureBootKeys } from "./enroll.js";
@@ -91,10 +92,46 @@ export async function stopManagedOrRefuse(host: Host, path: string, operation: s
     users = users.filter((u) => u.managed === undefined);
   }
   if (users.length === 0) return stopped;
+  throw refusal(host, path, operation, which, users);
+}
+
+/** The error that refuses an operation on an NVRAM file these domains use. */
+function refusal(host: Host, path: string, operation: string, which: "running" | "any", users: NvramUser[]): OvmfError {
   const list = users.map((u) => `"${u.domain}" (${u.state})`).join(", ");
   const fix =
     which === "running"
       ? `Stop the domain first (set running: false on its Q35Domain and run pulumi up, or virsh shutdown on the host), then ${operation} the NVRAM; a file QEMU may still be writing is never copied.`
       : `Undefine that domain first (virsh undefine --keep-nvram NAME) or point it at another NVRAM file, then retry.`;
-  throw new OvmfError(`cannot ${operation} NVRAM ${path} on ${host.target}: domain ${list} uses it. ${fix}`);
+  return new OvmfError(`cannot ${operation} NVRAM ${path} on ${host.target}: domain ${list} uses it. ${fix}`);
+}
+
+// The Nvram deletes that reach a host while one runs go as a batch: ONE listing of the host's
+// domains (started after every one of them asked, as a delete alone does), then ONE `rm` of every
+// file no domain uses. A file a domain uses is refused exactly as a delete alone refuses it; when
+// the shared `rm` fails, each file is removed on its own so that its error is its own.
+async function deleteMany(items: Array<{ host: Host; path: string }>): Promise<Array<Error | undefined>> {
+  const host = items[0]?.host;
+  if (host === undefined) return [];
+  const usersOf = await nvramUsersOn(host);
+  const results: Array<Error | undefined> = items.map((i) => {
+    const users = usersOf(i.path);
+    return users.length === 0 ? undefined : refusal(host, i.path, "delete", "any", users);
+  });
+  const free = [...new Set(items.filter((_, k) => results[k] === undefined).map((i) => i.path))];
+  if (free.length > 0 && (await host.run(["rm", "-f", "--", ...free])).code !== 0) {
+    const alone = new Map(free.map((p) => [p, removeFile(host, p).then(() => undefined, (e: unknown) => e as Error)]));
+    return Promise.all(results.map((r, k) => r ?? alone.get(items[k]?.path ?? "") ?? undefined));
+  }
+  return results;
+}
+
+const deleteBatched = batchWhileBusy((i: { host: Host; path: string }) => `${i.host.target}${i.host.spec.sudo === true ? " (sudo)" : ""}`, deleteMany);
+
+/**
+ * Removes the NVRAM file unless a domain on the host (running or defined) uses it, sharing the
+ * listing and the `rm` with the other deletes that reach the same host while one runs.
+ */
+export async function deleteUnlessUsed(host: Host, path: string): Promise<void> {
+  const failed = await deleteBatched({ host, path });
+  if (failed !== undefined) throw failed;
 }

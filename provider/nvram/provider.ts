@@ -1,12 +1,12 @@
 import { OvmfError } from "../errors.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
 import { variantMismatchReason } from "../firmware/variant.js";
-import { copyNew, removeFile, stat, statShared } from "../host/files.js";
+import { copyNew, stat, statShared } from "../host/files.js";
 import { Host } from "../host/host.js";
 import { checkAbsolutePath, checkBoolean, checkHostMove, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
-import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
+import { deleteUnlessUsed, enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, type Placement } from "./placement.js";
 import { diffNvram, updateNvram } from "./update.js";
 import { checkSecureBootKeys } from "./keys-check.js";
 import { warn } from "../engine-log.js";
@@ -113,7 +113,6 @@ export const nvramProvider = {
   /** Removes the file, unless a domain this resource does not know about still uses it. */
   async delete(_id: string, props: NvramOutputs) {
     const host = new Host(props.connection);
-    await stopManagedOrRefuse(host, props.path, "delete", "any");
-    await removeFile(host, props.path);
+    await deleteUnlessUsed(host, props.path);
   },
 };

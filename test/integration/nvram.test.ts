@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { sha256, stat, writeFileAtomic } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
+import { deleteUnlessUsed } from "../../provider/nvram/placement.js";
 import { nvramProvider } from "../../provider/nvram/provider.js";
 import type { NvramInputs } from "../../provider/nvram/model.js";
 import { closeAll } from "../../provider/ssh/pool.js";
@@ -46,6 +47,35 @@ describe("Nvram against a real libvirt domain", () => {
       `cannot delete NVRAM ${inputs.path} on ${a.target}: domain "${domain}" (shut off) uses it. Undefine that domain first (virsh undefine --keep-nvram NAME) or point it at another NVRAM file, then retry.`,
     );
     expect(await stat(a, inputs.path)).toBeDefined();
+  });
+
+  it("deletes that reach a host together share one domain listing and one rm; a file a domain uses is refused on its own", async () => {
+    const host = new Host(connA);
+    const paths = [1, 2, 3, 4].map((k) => `/var/lib/libvirt/qemu/nvram/${domain}-d${k}_VARS.fd`);
+    const user = `${domain}-d3`;
+    const runs = vi.spyOn(host, "run");
+    try {
+      for (const p of paths) await host.check(["cp", "--", firmware.varsTemplatePath, p], "copy");
+      await virsh.define(host, user, unmanagedUefiDomain({ name: user, domainType: th.domainType, codePath: firmware.codePath, nvramPath: paths[2] ?? "" }));
+      runs.mockClear();
+      const lone = deleteUnlessUsed(host, paths[0] ?? "");
+      const together = paths.slice(1).map((p) => deleteUnlessUsed(host, p).then(() => "removed", (e: Error) => e.message));
+      await lone;
+      expect(await Promise.all(together)).toEqual([
+        "removed",
+        `cannot delete NVRAM ${paths[2]} on ${host.target}: domain "${user}" (shut off) uses it. Undefine that domain first (virsh undefine --keep-nvram NAME) or point it at another NVRAM file, then retry.`,
+        "removed",
+      ]);
+      // The lone one: a listing and its own rm; the other three: one listing and one rm of the two free files.
+      const commands = runs.mock.calls.map(([argv]) => (argv[0] === "rm" ? argv.join(" ") : "listing"));
+      expect(commands).toEqual(["listing", `rm -f -- ${paths[0]}`, "listing", `rm -f -- ${paths[1]} ${paths[3]}`]);
+      for (const p of [paths[0], paths[1], paths[3]]) expect(await stat(host, p ?? ""), p).toBeUndefined();
+      expect(await stat(host, paths[2] ?? "")).toBeDefined();
+    } finally {
+      runs.mockRestore();
+      if (await virsh.exists(host, user)) await virsh.undefine(host, user, "keep");
+      await host.run(["rm", "-f", "--", ...paths]);
+    }
   });
 
   it("refuses to move the file off a host where a running domain writes it, and says the order", async () => {
