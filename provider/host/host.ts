@@ -13,9 +13,12 @@ const SUDO_REFUSED = /^sudo: (a password is required|.*(not in the sudoers file|
  */
 export class Host {
   readonly target: string;
+  /** Equal for Hosts whose commands run alike: the same target, as the same user, with or without sudo. */
+  readonly key: string;
 
   constructor(readonly spec: ConnectionSpec) {
     this.target = describeTarget(spec);
+    this.key = spec.sudo === true ? `${this.target} (sudo)` : this.target;
   }
 
   /** Runs argv (privileged) and returns what happened, whatever the exit code. */

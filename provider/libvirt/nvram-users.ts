@@ -35,7 +35,7 @@ export interface NvramUser {
 
 // Listings asked for at once (the Nvram deletes and moves of one deployment) are shared, each one
 // started after its caller asked (so a domain removed just before is never seen).
-const freshDefinitions = coalesceAfter((host: Host) => host.target, definitions);
+const freshDefinitions = coalesceAfter((host: Host) => host.key, definitions);
 
 /** Domains on the host (running or defined) whose definition uses the NVRAM file at `path`. */
 export async function domainsUsingNvram(host: Host, path: string): Promise<NvramUser[]> {

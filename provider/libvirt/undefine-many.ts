@@ -59,16 +59,7 @@ async function undefineMany(items: Array<{ host: Host; domain: string }>): Promi
     }
   }
   // Each caller gets its own answer: settled by the batch, or the one-domain way.
-  const single = new Map<string, Promise<UndefineResult>>();
-  return Promise.all(
-    items.map((i) => {
-      const r = settled.get(i.domain);
-      if (r !== undefined) return r;
-      const once = single.get(i.domain) ?? virsh.undefineIfOff(i.host, i.domain);
-      single.set(i.domain, once);
-      return once;
-    }),
-  );
+  return Promise.all(items.map((i) => settled.get(i.domain) ?? virsh.undefineIfOff(i.host, i.domain)));
 }
 
 /**
@@ -76,6 +67,6 @@ async function undefineMany(items: Array<{ host: Host; domain: string }>): Promi
  * with the other undefines that reach the same host while one runs.
  */
 export const undefineIfOffShared: (host: Host, domain: string) => Promise<UndefineResult> = (() => {
-  const batched = batchWhileBusy((i: { host: Host; domain: string }) => `${i.host.target}${i.host.spec.sudo === true ? " (sudo)" : ""}`, undefineMany);
+  const batched = batchWhileBusy((i: { host: Host; domain: string }) => i.host.key, undefineMany);
   return (host: Host, domain: string) => batched({ host, domain });
 })();

@@ -65,7 +65,7 @@ export function withKeys(content: Buffer, keys: SecureBootKeys, path: string): B
  * after. Nothing is written when the file already holds exactly these keys.
  */
 export async function enrollInPlace(host: Host, path: string, keys: SecureBootKeys): Promise<void> {
-  const stopped = await stopManagedOrRefuse(host, path, "change the Secure Boot keys of", "running");
+  const stopped = await stopManagedOrRefuse(host, path, "change the Secure Boot keys of");
   try {
     const content = await readFile(host, path);
     if (keysDiffer(content, keys)) await writeFileAtomic(host, path, withKeys(content, keys, path), { mode: NVRAM_MODE, owner: NVRAM_OWNER });
@@ -75,24 +75,22 @@ export async function enrollInPlace(host: Host, path: string, keys: SecureBootKe
 }
 
 /**
- * Refuses to go on while a domain on the host uses the file: `running` only for operations that
- * must not read a file QEMU may be writing (a move, a reset), `any` for a delete.
+ * For operations that must not read a file QEMU may be writing (a move, a reset, new keys): a
+ * running domain that a Q35Domain manages is stopped (gracefully, then forced after its
+ * shutdownTimeoutSeconds) so that the file is quiet; one no Q35Domain manages is refused. Returns
+ * the domains it stopped (on a move the Q35Domain is replaced on the new host next; on a reset the
+ * caller starts them again on the fresh variables). A delete refuses any user: {@link deleteUnlessUsed}.
  */
-export async function stopManagedOrRefuse(host: Host, path: string, operation: string, which: "running" | "any"): Promise<string[]> {
-  let users = (await domainsUsingNvram(host, path)).filter((u) => which === "any" || u.state !== "shut off");
+export async function stopManagedOrRefuse(host: Host, path: string, operation: string): Promise<string[]> {
+  const users = (await domainsUsingNvram(host, path)).filter((u) => u.state !== "shut off");
   const stopped: string[] = [];
-  if (which === "running") {
-    // A running domain that a Q35Domain manages is stopped (gracefully, then forced after its
-    // shutdownTimeoutSeconds) so that the file is quiet: on a move its Q35Domain is replaced on the
-    // new host next; on a reset the caller starts it again on the fresh variables.
-    for (const u of users.filter((x) => x.managed !== undefined)) {
-      await virsh.shutdown(host, u.domain, u.managed?.shutdownTimeoutSeconds ?? 60);
-      stopped.push(u.domain);
-    }
-    users = users.filter((u) => u.managed === undefined);
+  for (const u of users.filter((x) => x.managed !== undefined)) {
+    await virsh.shutdown(host, u.domain, u.managed?.shutdownTimeoutSeconds ?? 60);
+    stopped.push(u.domain);
   }
-  if (users.length === 0) return stopped;
-  throw refusal(host, path, operation, which, users);
+  const others = users.filter((u) => u.managed === undefined);
+  if (others.length === 0) return stopped;
+  throw refusal(host, path, operation, "running", others);
 }
 
 /** The error that refuses an operation on an NVRAM file these domains use. */
@@ -125,7 +123,7 @@ async function deleteMany(items: Array<{ host: Host; path: string }>): Promise<A
   return results;
 }
 
-const deleteBatched = batchWhileBusy((i: { host: Host; path: string }) => `${i.host.target}${i.host.spec.sudo === true ? " (sudo)" : ""}`, deleteMany);
+const deleteBatched = batchWhileBusy((i: { host: Host; path: string }) => i.host.key, deleteMany);
 
 /**
  * Removes the NVRAM file unless a domain on the host (running or defined) uses it, sharing the

@@ -58,7 +58,7 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
   }
   if (moved(olds, news)) {
     // Never copy a file QEMU may still be writing; the copy is verified before the original goes.
-    await stopManagedOrRefuse(oldHost, olds.path, "move", "running");
+    await stopManagedOrRefuse(oldHost, olds.path, "move");
     const [source, target] = await Promise.all([sizeAndSha256(oldHost, olds.path), sizeAndSha256(newHost, news.path)]);
     if (target !== undefined) {
       // A move whose result never reached the stack (the connection dropped) left its copy: the
@@ -74,7 +74,7 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
     await placeContent(newHost, news.path, from, reset || rekey || from.kind === "template" ? keys : undefined);
     if (source !== undefined) await removeFile(oldHost, olds.path);
   } else if (reset) {
-    const stopped = await stopManagedOrRefuse(newHost, news.path, "reset", "running");
+    const stopped = await stopManagedOrRefuse(newHost, news.path, "reset");
     await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) }, keys);
     for (const domain of stopped) await virsh.start(newHost, domain);
   } else if ((await stat(newHost, news.path)) === undefined) {

@@ -34,14 +34,16 @@ if (config.require("mode") === "provider") {
   type Recorded = { custom: boolean; type: string; name: string; id?: string; parent?: string; dependsOn: string[]; inputs: Record<string, unknown>; outputs: Record<string, unknown> };
   const file = config.require("replay");
   const recorded = JSON.parse(readFileSync(file, "utf8")) as Recorded[];
-  // A stack export marks a secret as { <signature>: <secret signature>, plaintext: <JSON> }.
-  const reveal = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(reveal);
+  // A stack export marks a secret as { <signature>: <secret signature>, plaintext: <JSON> }: each
+  // becomes `secret(value)` (for the program, pulumi.secret; for the provider's outputs, the value).
+  const decode = (v: unknown, secret: (x: unknown) => unknown): unknown => {
+    if (Array.isArray(v)) return v.map((x) => decode(x, secret));
     if (v === null || typeof v !== "object") return v;
     const o = v as Record<string, unknown>;
-    if (o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return pulumi.secret(reveal(JSON.parse(String(o["plaintext"]))));
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, reveal(x)]));
+    if (o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return secret(decode(JSON.parse(String(o["plaintext"])), secret));
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x, secret)]));
   };
+  const reveal = (v: unknown): unknown => decode(v, (x) => pulumi.secret(x));
   class Component extends pulumi.ComponentResource {
     constructor(type: string, name: string, outputs: pulumi.Inputs, opts: pulumi.ComponentResourceOptions) {
       super(type, name, {}, opts);
@@ -70,14 +72,7 @@ if (config.require("mode") === "provider") {
         const fs = require("fs") as typeof import("node:fs");
         const all = JSON.parse(fs.readFileSync(file, "utf8")) as Recorded[];
         const me = all.find((x) => x.name === name);
-        const plain = (v: unknown): unknown => {
-          if (Array.isArray(v)) return v.map(plain);
-          if (v === null || typeof v !== "object") return v;
-          const o = v as Record<string, unknown>;
-          if (o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return plain(JSON.parse(String(o["plaintext"])));
-          return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
-        };
-        return { id: me?.id ?? name, outs: plain(me?.outputs ?? {}) as Record<string, unknown> };
+        return { id: me?.id ?? name, outs: decode(me?.outputs ?? {}, (x) => x) as Record<string, unknown> };
       },
     };
     // Inputs as given, and every output the real class declares (undefined until created), as the SDK classes pass them.
