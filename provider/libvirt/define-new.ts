@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { XMLParser } from "fast-xml-parser";
 import type { Host } from "../host/host.js";
 import type { DomainState } from "./domain-state.js";
 import { classifyVirshError, DOMAIN_NOT_FOUND } from "./errors.js";
@@ -11,9 +12,19 @@ import { LIBVIRT_URI } from "./virsh.js";
 // ONE virsh process (one libvirt connection instead of three or four): a batch whose steps are
 // delimited by a per-call nonce ($4). A batch goes on after a failed step, so each step's result is
 // read from its own section ({@link parseDefineBatch}); names virsh would need quoting for run one
-// virsh per step, each failure marked on stderr.
-const DEFINE_NEW = `uri=$1 name=$2 autostart=$3 n=$4
+// virsh per step, each failure marked on stderr. An XML without a UUID ($5 "yes") and without
+// autostart needs no look first: libvirt refuses to define a new UUID under a taken name, and the
+// batch then reads what is there (one virsh process in all, no change on the host).
+const DEFINE_NEW = `uri=$1 name=$2 autostart=$3 n=$4 fresh=$5
 ${STEP_HELPERS}
+if [ "$fresh" = yes ] && [ "$autostart" != yes ]; then
+  case $name in
+  ${NEEDS_QUOTING_IN_BATCH}) ;;
+  *) printf 'batch\\036'
+    virsh -c "$uri" "define /dev/stdin; echo $n-D; dumpxml --inactive -- $name; echo $n-X; domstate -- $name; echo $n-E" || true
+    exit 0;;
+  esac
+fi
 if state_of; then printf 'exists\\036%s' "$s"; exit 0; fi
 case $name in
 ${NEEDS_QUOTING_IN_BATCH})
@@ -27,6 +38,16 @@ ${NEEDS_QUOTING_IN_BATCH})
   printf 'batch\\036'
   virsh -c "$uri" "define /dev/stdin; echo $n-D; $a dumpxml --inactive -- $name; echo $n-X; domstate -- $name; echo $n-E" || true;;
 esac`;
+
+/** libvirt's refusal to define a new UUID under a name another domain has. */
+const TAKEN = /domain '[^\n]*' already exists with uuid/;
+
+const xmlParser = new XMLParser();
+/** Whether the domain XML has no `<uuid>` (libvirt then gives the domain a new one). Pure. */
+export function hasNoUuid(xml: string): boolean {
+  const doc = xmlParser.parse(xml) as { domain?: { uuid?: unknown } };
+  return doc.domain !== undefined && doc.domain.uuid === undefined;
+}
 
 export type DefineNew = { defined: false; state: DomainState } | { defined: true; state: DomainState; xml: string };
 
@@ -79,7 +100,8 @@ const withoutLaterSteps = (stderr: string): string =>
  */
 export async function defineNew(host: Host, domain: string, xml: string, autostart: boolean): Promise<DefineNew> {
   const nonce = `pulumi-ovmf-${randomBytes(12).toString("hex")}`;
-  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINE_NEW, "sh", LIBVIRT_URI, domain, autostart ? "yes" : "", nonce], { stdin: xml });
+  const fresh = hasNoUuid(xml) ? "yes" : "";
+  const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINE_NEW, "sh", LIBVIRT_URI, domain, autostart ? "yes" : "", nonce, fresh], { stdin: xml });
   if (r.code !== 0) {
     const err = stepError(host, r, domain, "domstate");
     if (!["domstate", "define"].includes(err.failure.operation) || STEP_MARK.exec(r.stderr)?.[1] === "state") afterDefine.add(err);
@@ -89,6 +111,10 @@ export async function defineNew(host: Host, domain: string, xml: string, autosta
   if (what === "exists") return { defined: false, state: (rest[0] ?? "").trim() as DomainState };
   if (what === "defined") return { defined: true, state: (rest[0] ?? "").trim() as DomainState, xml: rest[1] ?? "" };
   const batch = parseDefineBatch(rest.join("\u001e"), nonce, autostart);
+  // Defined without a look first, the name was taken: what is there was read by the same batch.
+  if (batch.failed === "define" && fresh === "yes" && TAKEN.test(r.stderr) && batch.xml.startsWith("<domain") && batch.state !== "") {
+    return { defined: false, state: batch.state as DomainState };
+  }
   if (batch.failed !== undefined) {
     const stderr = batch.failed === "define" ? withoutLaterSteps(r.stderr) : r.stderr;
     const err = classifyVirshError({ target: host.target, operation: batch.failed, code: 1, stderr, domain });

@@ -72,7 +72,7 @@ describe("files on the host", () => {
     expect(await sha256(other, `${dir}/dst.fd`)).toBe(hex(data));
   });
 
-  it("copyNew copies within the host in one command (mode, owner, bytes back) and never touches an existing target", async () => {
+  it("copyNew copies within the host in one command (mode, owner, bytes back once per source) and never touches an existing target", async () => {
     await host.check(["mkdir", "-p", dir], "mkdir");
     const data = randomBytes(540_672);
     await writeFileAtomic(host, `${dir}/template.fd`, data, { mode: "644" });
@@ -82,6 +82,29 @@ describe("files on the host", () => {
     expect(await stat(host, `${dir}/new/vm_VARS.fd`)).toMatchObject({ size: data.length, mode: "600", owner: "root" });
     // Only the file itself is left in its directory (no temp file).
     expect((await host.check(["ls", "-A", "--", `${dir}/new`], "ls")).stdout.trim()).toBe("vm_VARS.fd");
+
+    // A second copy of the same source: verified on the host, its bytes not sent back again; a
+    // changed source is sent back (what was remembered is not used for other bytes).
+    const outputs: number[] = [];
+    const counting = new Host(testConnection(th));
+    const runRaw = counting.runRaw.bind(counting);
+    counting.runRaw = async (argv, options) => {
+      const r = await runRaw(argv, options);
+      outputs.push(r.stdout.length);
+      return r;
+    };
+    const again = await copyNew(counting, `${dir}/template.fd`, `${dir}/new/vm2_VARS.fd`, { mode: "600", owner: "root:root" });
+    expect(again.created && hex(again.content)).toBe(hex(data));
+    expect(await sha256(host, `${dir}/new/vm2_VARS.fd`)).toBe(hex(data));
+    expect(outputs).toEqual([expect.any(Number)]);
+    expect(outputs[0]).toBeLessThan(100);
+    const changed = randomBytes(540_672);
+    await writeFileAtomic(host, `${dir}/template.fd`, changed, { mode: "644" });
+    const third = await copyNew(counting, `${dir}/template.fd`, `${dir}/new/vm3_VARS.fd`);
+    expect(third.created && hex(third.content)).toBe(hex(changed));
+    expect(outputs[1]).toBeGreaterThan(changed.length);
+    expect(await sha256(host, `${dir}/new/vm3_VARS.fd`)).toBe(hex(changed));
+    expect((await host.check(["ls", "-A", "--", `${dir}/new`], "ls")).stdout.trim().split("\n")).toEqual(["vm2_VARS.fd", "vm3_VARS.fd", "vm_VARS.fd"]);
 
     const mine = randomBytes(1000);
     await writeFileAtomic(host, `${dir}/new/vm_VARS.fd`, mine);

@@ -16,12 +16,13 @@ const host = new Host(testConnection(th));
 const name = `ovmf-it-${randomUUID().slice(0, 8)}`;
 
 /** A tiny diskless q35 domain: enough to define, start and stop. */
-function tinyDomain(domainName: string, uuid?: string): string {
+function tinyDomain(domainName: string, uuid?: string, description?: string): string {
   return new XMLBuilder({ ignoreAttributes: false, format: true }).build({
     domain: {
       "@_type": th.domainType,
       name: domainName,
       ...(uuid === undefined ? {} : { uuid }),
+      ...(description === undefined ? {} : { description }),
       memory: { "@_unit": "MiB", "#text": 64 },
       vcpu: 1,
       os: { type: { "@_arch": "x86_64", "@_machine": "q35", "#text": "hvm" } },
@@ -81,6 +82,15 @@ describe("virsh on the test host", () => {
     const uuid = /<uuid>([^<]+)<\/uuid>/.exec(fresh.defined ? fresh.xml : "")?.[1];
     expect(await defineNew(host, name, tinyDomain(name, randomUUID()), false)).toEqual({ defined: false, state: "shut off" });
     expect(await virsh.dumpxml(host, name, true)).toContain(`<uuid>${uuid}</uuid>`);
+    // Without a UUID (no look first: libvirt's define refuses the taken name): the same, the
+    // domain as it was.
+    const before = await virsh.dumpxml(host, name, true);
+    expect(await defineNew(host, name, tinyDomain(name, undefined, "other"), false)).toEqual({ defined: false, state: "shut off" });
+    expect(await virsh.dumpxml(host, name, true)).toBe(before);
+    await virsh.undefine(host, name, "keep");
+    const plain = await defineNew(host, name, tinyDomain(name), false);
+    expect(plain).toMatchObject({ defined: true, state: "shut off" });
+    expect(plain.defined && plain.xml).toBe(await virsh.dumpxml(host, name, true));
     await virsh.undefine(host, name, "keep");
 
     const broken = `${name}-broken`;

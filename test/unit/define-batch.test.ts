@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDefineBatch } from "../../provider/libvirt/define-new.js";
+import { hasNoUuid, parseDefineBatch } from "../../provider/libvirt/define-new.js";
 
 // What `virsh -c URI "define /dev/stdin; echo N-D; [autostart -- d; echo N-A;] dumpxml --inactive -- d;
 // echo N-X; domstate -- d; echo N-E"` prints on stdout (virsh 9, not quiet): a batch goes on after a
@@ -26,5 +26,15 @@ describe("parseDefineBatch", () => {
     expect(parseDefineBatch("", n, false).failed).toBe("define");
     expect(parseDefineBatch(ok(false).replaceAll(n, "pulumi-ovmf-other"), n, false).failed).toBe("define");
     expect(parseDefineBatch(ok(false).slice(0, ok(false).indexOf(`${n}-X`)), n, false).failed).toBe("dumpxml");
+  });
+});
+
+describe("hasNoUuid", () => {
+  it("tells a domain XML without a <uuid> (libvirt gives it a new one) from one with it", () => {
+    expect(hasNoUuid("<domain type='qemu'><name>web</name><memory>1</memory></domain>")).toBe(true);
+    expect(hasNoUuid("<domain type='qemu'><name>web</name><uuid>0b8f5b5e-6a1e-4d53-9d77-2f3c9f0e4a11</uuid></domain>")).toBe(false);
+    // Text that only looks like the element is not one.
+    expect(hasNoUuid("<domain type='qemu'><name>web</name><description>&lt;uuid&gt;x&lt;/uuid&gt;</description></domain>")).toBe(true);
+    expect(hasNoUuid("<not-a-domain/>")).toBe(false);
   });
 });
