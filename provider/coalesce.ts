@@ -35,17 +35,30 @@ export function coalesceAfter<A, T>(keyOf: (arg: A) => string, run: (arg: A) => 
 }
 
 /**
+ * For the batches of one deployment's host work: once the engine hands out steps one by one (every
+ * 40-60 ms on a busy machine), a call waits this long for the next ones, so that a batch holds a few
+ * of them instead of one. A call more than burstMs after the one before it runs at once.
+ */
+export const FLEET_BURST = { gatherMs: 50, burstMs: 250 } as const;
+
+/**
  * Gathers calls with the same key into batches: a call arriving while a batch of its key runs
  * joins the next one, which starts once that one settles, with every call queued meanwhile. Each
  * caller gets its own item of `many`'s result (same order as the arguments); when `many` throws,
  * every caller of that batch gets the error. An idle key starts a batch of one at once, so a lone
- * call waits for nothing. For host work many resources ask for at once (the domain undefines of a
- * `pulumi destroy`).
+ * call waits for nothing; with `gatherMs`, a call to an idle key that comes within `burstMs` of the
+ * one before it (the engine handing out a fleet's steps one by one) waits `gatherMs` for others to
+ * join it. For host work many resources ask for at once (the domain undefines of a `pulumi destroy`).
  */
-export function batchWhileBusy<A, R>(keyOf: (arg: A) => string, many: (args: A[]) => Promise<R[]>): (arg: A) => Promise<R> {
+export function batchWhileBusy<A, R>(
+  keyOf: (arg: A) => string,
+  many: (args: A[]) => Promise<R[]>,
+  options: { gatherMs?: number; burstMs?: number } = {},
+): (arg: A) => Promise<R> {
   type Item = { arg: A; ok: (r: R) => void; fail: (e: unknown) => void };
   const busy = new Set<string>();
   const waiting = new Map<string, Item[]>();
+  const lastCall = new Map<string, number>();
   const runBatch = async (key: string, items: Item[]): Promise<void> => {
     busy.add(key);
     try {
@@ -60,12 +73,27 @@ export function batchWhileBusy<A, R>(keyOf: (arg: A) => string, many: (args: A[]
       else void runBatch(key, next);
     }
   };
+  const { gatherMs = 0, burstMs = 0 } = options;
   return (arg) =>
     new Promise<R>((ok, fail) => {
       const key = keyOf(arg);
       const item = { arg, ok, fail };
+      const now = Date.now();
+      const previous = lastCall.get(key);
+      lastCall.set(key, now);
       if (!busy.has(key)) {
-        void runBatch(key, [item]);
+        if (gatherMs <= 0 || previous === undefined || now - previous > burstMs) {
+          void runBatch(key, [item]);
+          return;
+        }
+        // In a burst: this call opens a batch that the calls of the next gatherMs join.
+        busy.add(key);
+        waiting.set(key, [item]);
+        setTimeout(() => {
+          const items = waiting.get(key) ?? [];
+          waiting.delete(key);
+          void runBatch(key, items);
+        }, gatherMs);
         return;
       }
       const queue = waiting.get(key);

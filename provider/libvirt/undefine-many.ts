@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Host } from "../host/host.js";
-import { batchWhileBusy } from "../coalesce.js";
+import { batchWhileBusy, FLEET_BURST } from "../coalesce.js";
 import type { DomainState } from "./domain-state.js";
 import { fitsBatch } from "./steps.js";
 import * as virsh from "./virsh.js";
@@ -67,6 +67,6 @@ async function undefineMany(items: Array<{ host: Host; domain: string }>): Promi
  * with the other undefines that reach the same host while one runs.
  */
 export const undefineIfOffShared: (host: Host, domain: string) => Promise<UndefineResult> = (() => {
-  const batched = batchWhileBusy((i: { host: Host; domain: string }) => i.host.key, undefineMany);
+  const batched = batchWhileBusy((i: { host: Host; domain: string }) => i.host.key, undefineMany, FLEET_BURST);
   return (host: Host, domain: string) => batched({ host, domain });
 })();

@@ -2,7 +2,7 @@ import { OvmfError } from "../errors.js";
 import { createHash } from "node:crypto";
 import { copyFileKeeping, readFile, removeFile, writeFileAtomic } from "../host/files.js";
 import type { Host } from "../host/host.js";
-import { batchWhileBusy } from "../coalesce.js";
+import { batchWhileBusy, FLEET_BURST } from "../coalesce.js";
 import { domainsUsingNvram, nvramUsersOn, type NvramUser } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { decodeBackup } from "./backup.js";
@@ -123,7 +123,7 @@ async function deleteMany(items: Array<{ host: Host; path: string }>): Promise<A
   return results;
 }
 
-const deleteBatched = batchWhileBusy((i: { host: Host; path: string }) => i.host.key, deleteMany);
+const deleteBatched = batchWhileBusy((i: { host: Host; path: string }) => i.host.key, deleteMany, FLEET_BURST);
 
 /**
  * Removes the NVRAM file unless a domain on the host (running or defined) uses it, sharing the

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { FLEET_BURST } from "../../provider/coalesce.js";
 import { sha256, stat, writeFileAtomic } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
@@ -57,6 +58,8 @@ describe("Nvram against a real libvirt domain", () => {
     try {
       for (const p of paths) await host.check(["cp", "--", firmware.varsTemplatePath, p], "copy");
       await virsh.define(host, user, unmanagedUefiDomain({ name: user, domainType: th.domainType, codePath: firmware.codePath, nvramPath: paths[2] ?? "" }));
+      // After a pause longer than a burst (FLEET_BURST), the first delete goes alone, at once.
+      await new Promise((ok) => setTimeout(ok, FLEET_BURST.burstMs + 50));
       runs.mockClear();
       const lone = deleteUnlessUsed(host, paths[0] ?? "");
       const together = paths.slice(1).map((p) => deleteUnlessUsed(host, p).then(() => "removed", (e: Error) => e.message));

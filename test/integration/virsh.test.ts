@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { XMLBuilder } from "fast-xml-parser";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { FLEET_BURST } from "../../provider/coalesce.js";
 import { Host } from "../../provider/host/host.js";
 import { DomainExistsError, DomainNotFoundError, InvalidDomainXmlError } from "../../provider/libvirt/errors.js";
 import { defineNew, failedAfterDefine } from "../../provider/libvirt/define-new.js";
@@ -166,6 +167,8 @@ describe("virsh on the test host", () => {
       for (const d of [...off, running, odd]) await virsh.define(host, d, d === off[1] ? withNvram(d) : tinyDomain(d));
       await host.check(["touch", "--", nvram], "touch");
       await host.check(["virsh", "-q", "-c", virsh.LIBVIRT_URI, "start", "--", running], "start");
+      // After a pause longer than a burst (FLEET_BURST), the first undefine goes alone, at once.
+      await new Promise((ok) => setTimeout(ok, FLEET_BURST.burstMs + 50));
       runs.mockClear();
       const lone = undefineIfOffShared(host, off[0] ?? "");
       const together = [off[1], off[2], running, missing, odd].map((d) => undefineIfOffShared(host, d ?? ""));

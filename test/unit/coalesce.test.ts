@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { batchWhileBusy, coalesceAfter } from "../../provider/coalesce.js";
 import { parseRemaining, parseStates } from "../../provider/libvirt/undefine-many.js";
 
@@ -84,6 +84,45 @@ describe("batchWhileBusy", () => {
     expect(batches).toHaveLength(3);
     batches[2]?.finish(true);
     expect(await later).toBe(10);
+  });
+
+  describe("with gatherMs", () => {
+    afterEach(() => vi.useRealTimers());
+    it("a call soon after another waits gatherMs for the ones after it; a call after a pause, or the first, does not", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "Date"] });
+      const { batches, many } = manualBatches();
+      const call = batchWhileBusy((_a: number) => "h1", many, { gatherMs: 50, burstMs: 250 });
+      const first = call(1);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(batches.map((b) => b.args)).toEqual([[1]]);
+      batches[0]?.finish(true);
+      expect(await first).toBe(2);
+      // 100 ms after the one before: waits, and the calls of the next 50 ms join it.
+      await vi.advanceTimersByTimeAsync(100);
+      const burst = [call(2)];
+      await vi.advanceTimersByTimeAsync(20);
+      burst.push(call(3));
+      await vi.advanceTimersByTimeAsync(20);
+      burst.push(call(4));
+      expect(batches).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(batches.map((b) => b.args)).toEqual([[1], [2, 3, 4]]);
+      // A call while that batch runs joins the next one, started when it settles (no wait).
+      const during = call(5);
+      batches[1]?.finish(true);
+      expect(await Promise.all(burst)).toEqual([4, 6, 8]);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(batches.map((b) => b.args)).toEqual([[1], [2, 3, 4], [5]]);
+      batches[2]?.finish(true);
+      expect(await during).toBe(10);
+      // After a pause longer than burstMs: at once again.
+      await vi.advanceTimersByTimeAsync(300);
+      const alone = call(6);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(batches.map((b) => b.args)).toEqual([[1], [2, 3, 4], [5], [6]]);
+      batches[3]?.finish(true);
+      expect(await alone).toBe(12);
+    });
   });
 
   it("keeps keys apart and gives a failed batch's error to its callers only", async () => {
