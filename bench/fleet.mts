@@ -10,7 +10,8 @@
  *     for this resource shape, so "own work" is what the provider adds to it.
  * Prints a table and JSON; asserts nothing (the running case counts the VMs running after up).
  * Run with the test host up and the package built:
- *   node bench/fleet.mts [N:HOSTS[:running] ...] [--runs R]   (default 10:1 30:2 20:1:running, 3 runs)
+ *   node bench/fleet.mts [N:HOSTS[:running] ...] [--runs R] [--cpu]   (default 10:1 30:2 20:1:running, 3 runs)
+ * --cpu adds, per timed phase, where the machine's CPU time went (by process group, see cpu.mts).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +20,7 @@ import { Host } from "../dist/provider/host/host.js";
 import { renderDomain } from "../dist/provider/libvirt/domain-xml.js";
 import { resolve } from "../dist/provider/q35-domain/spec.js";
 import { closeAll } from "../dist/provider/ssh/pool.js";
+import { withCpu } from "./cpu.mts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const project = path.join(root, "bench/projects/fleet");
@@ -50,14 +52,20 @@ const pulumi = (stack: string, ...args: string[]) => run("pulumi", [...args, "--
 /** The key goes in on stdin, never on a command line. */
 const setKey = (stack: string) => run("pulumi", ["config", "set", "--secret", "privateKey", "--non-interactive", "--stack", stack], privateKey);
 
-async function timed<T>(f: () => Promise<T>, label = ""): Promise<{ s: number; logins: number }> {
-  const before = logins();
-  const t0 = performance.now();
-  const since = Date.now();
-  await f();
+async function timed<T>(f: () => Promise<T>, label: string): Promise<{ s: number; logins: number }> {
+  let before = 0;
+  let since = 0;
+  const measured = async () => {
+    before = logins();
+    const t0 = performance.now();
+    since = Date.now();
+    await f();
+    return (performance.now() - t0) / 1000;
+  };
+  const s = await (cpu ? withCpu(label, path.join(stateDir, "perf.data"), measured) : measured());
   const trace = traceSummary(process.env["PULUMI_OVMF_TRACE"], since, Date.now());
-  if (trace !== "" && label !== "") console.log(`${label}: ${trace}`);
-  return { s: (performance.now() - t0) / 1000, logins: logins() - before };
+  if (trace !== "") console.log(`${label}: ${trace}`);
+  return { s, logins: logins() - before };
 }
 
 /** The provider stack's resources as the "replay" mode of the program wants them (see its header). */
@@ -151,8 +159,8 @@ async function script(n: number, hosts: number, running: boolean) {
   // What an interrupted earlier run left.
   await each(() => "for d in $(virsh -q -c qemu:///system list --all --name | grep '^fleet-script-' || true); do virsh -q -c qemu:///system destroy \"$d\" >/dev/null 2>&1 || true; virsh -q -c qemu:///system undefine --nvram \"$d\" >/dev/null; done");
   closeAll();
-  const create = await timed(() => each(createScript));
-  const destroy = await timed(() => each(deleteScript));
+  const create = await timed(() => each(createScript), `script-${n}-${hosts} create`);
+  const destroy = await timed(() => each(deleteScript), `script-${n}-${hosts} delete`);
   closeAll();
   return { create, destroy };
 }
@@ -189,6 +197,9 @@ function traceSummary(file: string | undefined, since: number, until: number): s
 const args = process.argv.slice(2);
 const runsAt = args.indexOf("--runs");
 const runs = runsAt < 0 ? 3 : Number(args.splice(runsAt, 2)[1]);
+// --cpu: where the machine's CPU time went in each timed phase (perf, see bench/cpu.mts).
+const cpuAt = args.indexOf("--cpu");
+const cpu = cpuAt >= 0 && args.splice(cpuAt, 1).length === 1;
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a whole number of 1 or more");
 const cases = (args.length > 0 ? args : ["10:1", "30:2", "20:1:running"]).map((c) => {
   const [n, hosts, running] = c.split(":");
