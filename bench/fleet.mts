@@ -10,8 +10,9 @@
  *     for this resource shape, so "own work" is what the provider adds to it.
  * Prints a table and JSON; asserts nothing (the running case counts the VMs running after up).
  * Run with the test host up and the package built:
- *   node bench/fleet.mts [N:HOSTS[:running] ...] [--runs R] [--cpu]   (default 10:1 30:2 20:1:running, 3 runs)
- * --cpu adds, per timed phase, where the machine's CPU time went (by process group, see cpu.mts).
+ *   node bench/fleet.mts [N:HOSTS[:running] ...] [--runs R] [--cpu] [--replay-delay MS]   (default 10:1 30:2 20:1:running, 3 runs)
+ * --cpu adds, per timed phase, where the machine's CPU time went (by process group, see cpu.mts);
+ * --replay-delay MS makes the shape floor's creates and deletes wait MS each (latency, no work).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -95,7 +96,7 @@ async function cli(mode: "provider" | "floor" | "replay", n: number, hosts: numb
   const stack = `${mode}-${n}-${hosts}${running ? "-running" : ""}`;
   const replayFile = path.join(stateDir, `replay-${n}-${hosts}${running ? "-running" : ""}.json`);
   await pulumi(stack, "stack", "select", "--create");
-  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`, "--plaintext", `running=${running}`, "--plaintext", `replay=${replayFile}`);
+  await pulumi(stack, "config", "set-all", "--plaintext", `hosts=${hostsJson}`, "--plaintext", `n=${n}`, "--plaintext", `hostCount=${hosts}`, "--plaintext", `mode=${mode}`, "--plaintext", `running=${running}`, "--plaintext", `replay=${replayFile}`, "--plaintext", `replayDelayMs=${replayDelayMs}`);
   await setKey(stack);
   await pulumi(stack, "destroy", "--yes").catch(() => undefined);
   const create = await timed(() => pulumi(stack, "up", "--yes", "--skip-preview"), `${stack} up`);
@@ -197,6 +198,11 @@ function traceSummary(file: string | undefined, since: number, until: number): s
 const args = process.argv.slice(2);
 const runsAt = args.indexOf("--runs");
 const runs = runsAt < 0 ? 3 : Number(args.splice(runsAt, 2)[1]);
+// --replay-delay MS: the shape floor's resources wait MS before each create and delete (a
+// provider with that latency and no work), to see what latency alone costs against the script.
+const delayAt = args.indexOf("--replay-delay");
+const replayDelayMs = delayAt < 0 ? 0 : Number(args.splice(delayAt, 2)[1]);
+if (!Number.isFinite(replayDelayMs) || replayDelayMs < 0) throw new Error("--replay-delay takes milliseconds, 0 or more");
 // --cpu: where the machine's CPU time went in each timed phase (perf, see bench/cpu.mts).
 const cpuAt = args.indexOf("--cpu");
 const cpu = cpuAt >= 0 && args.splice(cpuAt, 1).length === 1;
@@ -318,7 +324,9 @@ for (const r of rows) {
     `| ${label(r)} | ${f(r.providerUp)} | ${f(r.engineFloorUp)} | ${f(r.providerWork)} | ${f(r.script)} | ${r.ratio.toFixed(1)}× | ${f(r.unchangedPreview)} (${f(r.floorPreview)}) | ${r.upLogins}, ${r.previewLogins} | ${f(r.destroy)} | ${f(r.floorDestroy)} | ${f(r.destroyWork)} | ${f(r.scriptDelete)} | ${r.destroyRatio.toFixed(1)}× |`,
   );
 }
-console.log("Against the shape floor (the provider stack's own resources replayed: same types, inputs, outputs, secrets and dependencies, a provider that does nothing):");
+console.log(
+  `Against the shape floor (the provider stack's own resources replayed: same types, inputs, outputs, secrets and dependencies, a provider that does nothing${replayDelayMs > 0 ? ` but wait ${replayDelayMs} ms in each create and delete` : ""}):`,
+);
 console.log("| N | provider `up` | shape floor | provider's own work | script | ratio | unchanged preview (shape floor) | destroy | shape floor | provider's own destroy work | script delete | ratio |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {

@@ -5,7 +5,7 @@
 //   nothing, no SSH, with one or two properties each) or "replay" (the resources of a provider stack,
 //   read from the JSON file `replay`, each with the same type, parent, dependencies, inputs and
 //   outputs (secrets kept secret) but a provider that does nothing: the engine's and SDK's own cost
-//   of this resource shape).
+//   of this resource shape; with replayDelayMs, each create and delete of it waits that long).
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { FirmwareImage, SecureBootVm, type ConnectionArgs } from "pulumi-ovmf";
@@ -66,8 +66,15 @@ if (config.require("mode") === "provider") {
     // The provider finds its resource's recorded outputs in the file at create time: a closure that
     // holds only the file name and the resource's name, as small in the state as a real shim.
     const name = r.name;
+    // replayDelayMs: each create and delete waits this long first (a provider with that latency
+    // and no work at all), 0 unless set.
+    const delay = config.getNumber("replayDelayMs") ?? 0;
     const provider: pulumi.dynamic.ResourceProvider = {
+      delete: async () => {
+        if (delay > 0) await new Promise((ok) => setTimeout(ok, delay));
+      },
       create: async () => {
+        if (delay > 0) await new Promise((ok) => setTimeout(ok, delay));
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const fs = require("fs") as typeof import("node:fs");
         const all = JSON.parse(fs.readFileSync(file, "utf8")) as Recorded[];
