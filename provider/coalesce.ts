@@ -67,11 +67,15 @@ export function batchWhileBusy<A, R>(
     } catch (err) {
       for (const item of items) item.fail(err);
     } finally {
-      const next = waiting.get(key);
-      waiting.delete(key);
-      if (next === undefined) busy.delete(key);
-      else void runBatch(key, next);
+      runWaiting(key);
     }
+  };
+  // The calls gathered for the key become its next batch; with none, the key is idle.
+  const runWaiting = (key: string): void => {
+    const next = waiting.get(key);
+    waiting.delete(key);
+    if (next === undefined) busy.delete(key);
+    else void runBatch(key, next);
   };
   const { gatherMs = 0, burstMs = 0 } = options;
   return (arg) =>
@@ -89,11 +93,7 @@ export function batchWhileBusy<A, R>(
         // In a burst: this call opens a batch that the calls of the next gatherMs join.
         busy.add(key);
         waiting.set(key, [item]);
-        setTimeout(() => {
-          const items = waiting.get(key) ?? [];
-          waiting.delete(key);
-          void runBatch(key, items);
-        }, gatherMs);
+        setTimeout(() => runWaiting(key), gatherMs);
         return;
       }
       const queue = waiting.get(key);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { XMLParser } from "fast-xml-parser";
 import type { Host } from "../host/host.js";
 import type { DomainState } from "./domain-state.js";
-import { classifyVirshError, DOMAIN_NOT_FOUND } from "./errors.js";
+import { classifyVirshError, DOMAIN_NOT_FOUND, DomainExistsError } from "./errors.js";
 import { NEEDS_QUOTING_IN_BATCH, STEP_HELPERS, STEP_MARK, stepError } from "./steps.js";
 import { LIBVIRT_URI } from "./virsh.js";
 
@@ -17,15 +17,9 @@ import { LIBVIRT_URI } from "./virsh.js";
 // batch then reads what is there (one virsh process in all, no change on the host).
 const DEFINE_NEW = `uri=$1 name=$2 autostart=$3 n=$4 fresh=$5
 ${STEP_HELPERS}
-if [ "$fresh" = yes ] && [ "$autostart" != yes ]; then
-  case $name in
-  ${NEEDS_QUOTING_IN_BATCH}) ;;
-  *) printf 'batch\\036'
-    virsh -c "$uri" "define /dev/stdin; echo $n-D; dumpxml --inactive -- $name; echo $n-X; domstate -- $name; echo $n-E" || true
-    exit 0;;
-  esac
-fi
-if state_of; then printf 'exists\\036%s' "$s"; exit 0; fi
+case $name in ${NEEDS_QUOTING_IN_BATCH}) look=yes;; *) look=;; esac
+[ "$fresh" = yes ] && [ "$autostart" != yes ] || look=yes
+if [ -n "$look" ] && state_of; then printf 'exists\\036%s' "$s"; exit 0; fi
 case $name in
 ${NEEDS_QUOTING_IN_BATCH})
   virsh -q -c "$uri" define /dev/stdin >/dev/null || at define
@@ -38,9 +32,6 @@ ${NEEDS_QUOTING_IN_BATCH})
   printf 'batch\\036'
   virsh -c "$uri" "define /dev/stdin; echo $n-D; $a dumpxml --inactive -- $name; echo $n-X; domstate -- $name; echo $n-E" || true;;
 esac`;
-
-/** libvirt's refusal to define a new UUID under a name another domain has. */
-const TAKEN = /domain '[^\n]*' already exists with uuid/;
 
 const xmlParser = new XMLParser();
 /** Whether the domain XML has no `<uuid>` (libvirt then gives the domain a new one). Pure. */
@@ -111,13 +102,13 @@ export async function defineNew(host: Host, domain: string, xml: string, autosta
   if (what === "exists") return { defined: false, state: (rest[0] ?? "").trim() as DomainState };
   if (what === "defined") return { defined: true, state: (rest[0] ?? "").trim() as DomainState, xml: rest[1] ?? "" };
   const batch = parseDefineBatch(rest.join("\u001e"), nonce, autostart);
-  // Defined without a look first, the name was taken: what is there was read by the same batch.
-  if (batch.failed === "define" && fresh === "yes" && TAKEN.test(r.stderr) && batch.xml.startsWith("<domain") && batch.state !== "") {
-    return { defined: false, state: batch.state as DomainState };
-  }
   if (batch.failed !== undefined) {
     const stderr = batch.failed === "define" ? withoutLaterSteps(r.stderr) : r.stderr;
     const err = classifyVirshError({ target: host.target, operation: batch.failed, code: 1, stderr, domain });
+    // Defined without a look first, the name was taken: what is there was read by the same batch.
+    if (err instanceof DomainExistsError && fresh === "yes" && batch.xml.startsWith("<domain") && batch.state !== "") {
+      return { defined: false, state: batch.state as DomainState };
+    }
     if (batch.failed !== "define") afterDefine.add(err);
     throw err;
   }

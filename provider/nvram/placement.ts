@@ -118,7 +118,7 @@ async function deleteMany(items: Array<{ host: Host; path: string }>): Promise<A
   const free = [...new Set(items.filter((_, k) => results[k] === undefined).map((i) => i.path))];
   if (free.length > 0 && (await host.run(["rm", "-f", "--", ...free])).code !== 0) {
     const alone = new Map(free.map((p) => [p, removeFile(host, p).then(() => undefined, (e: unknown) => e as Error)]));
-    return Promise.all(results.map((r, k) => r ?? alone.get(items[k]?.path ?? "") ?? undefined));
+    return Promise.all(results.map((r, k) => r ?? alone.get(items[k]?.path ?? "")));
   }
   return results;
 }
