@@ -47,6 +47,11 @@ export class Host {
     return session.openStream(this.spec.sudo === true ? ["sudo", "-n", "--", ...argv] : argv);
   }
 
+  /** Counts a command written to a program already running on the host, for fault injection. */
+  async faultPoint(): Promise<void> {
+    (await getSession(this.spec)).faultPoint();
+  }
+
   /** Connections to a UNIX socket the host's sshd listens on for us; returns the function that stops it. */
   async listenUnix(socketPath: string, onConnection: (stream: Duplex) => void): Promise<() => Promise<void>> {
     return (await getSession(this.spec)).listenUnix(socketPath, onConnection);

@@ -4,6 +4,7 @@ import type { DomainState } from "./domain-state.js";
 import { classifyVirshError } from "./errors.js";
 import { NEEDS_QUOTING_IN_BATCH } from "./steps.js";
 import { LIBVIRT_URI } from "./virsh.js";
+import { runInShell } from "./virsh-shell.js";
 
 // Every domain's name, state and inactive XML in one remote command (one SSH round trip instead of
 // one per domain), and in one virsh process for the usual names (one libvirt connection instead of
@@ -35,6 +36,8 @@ export interface Definition {
 
 /** Every domain on the host with its state and definition; a domain removed meanwhile is left out. */
 export async function definitions(host: Host): Promise<Definition[]> {
+  const inShell = await definitionsInShell(host);
+  if (inShell !== undefined) return inShell;
   const nonce = `pulumi-ovmf-${randomBytes(12).toString("hex")}`;
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DEFINITIONS, "sh", LIBVIRT_URI, nonce]);
   if (r.code !== 0) throw classifyVirshError({ target: host.target, operation: "list", code: r.code, stderr: r.stderr });
@@ -64,4 +67,22 @@ export function parseDefinitions(out: string, nonce: string): Definition[] {
     }
   }
   return [...quoted, ...batch];
+}
+
+/** {@link definitions} through the host's virsh shell; undefined when the shell could not answer. */
+async function definitionsInShell(host: Host): Promise<Definition[] | undefined> {
+  const listed = await runInShell(host, LIBVIRT_URI, ["list", "--all", "--name"]);
+  if (listed === undefined) return undefined;
+  if (listed.code !== 0) throw classifyVirshError({ target: host.target, operation: "list", code: 1, stderr: listed.stderr });
+  const names = listed.stdout.split("\n").filter((d) => d !== "");
+  const read = await Promise.all(
+    names.map((d) => Promise.all([runInShell(host, LIBVIRT_URI, ["domstate", "--", d]), runInShell(host, LIBVIRT_URI, ["dumpxml", "--inactive", "--", d])])),
+  );
+  const found: Definition[] = [];
+  for (const [k, [s, x]] of read.entries()) {
+    if (s === undefined || x === undefined) return undefined;
+    // A domain removed between the listing and its reads has no state and no XML: left out.
+    if (s.code === 0 && x.code === 0 && x.stdout.startsWith("<domain")) found.push({ domain: names[k] ?? "", state: s.stdout.trim() as DomainState, xml: x.stdout });
+  }
+  return found;
 }

@@ -68,5 +68,6 @@ async function undefineMany(items: Array<{ host: Host; domain: string }>): Promi
  */
 export const undefineIfOffShared: (host: Host, domain: string) => Promise<UndefineResult> = (() => {
   const batched = batchWhileBusy((i: { host: Host; domain: string }) => i.host.key, undefineMany, FLEET_BURST);
-  return (host: Host, domain: string) => batched({ host, domain });
+  // The host's virsh shell answers each at once; the batch is for a host without one.
+  return async (host: Host, domain: string) => (await virsh.undefineIfOffInShell(host, domain)) ?? batched({ host, domain });
 })();

@@ -7,12 +7,17 @@ import { STEP_HELPERS, stepError } from "./steps.js";
 import { qemuFailureLines, qemuLogPath } from "./qemu-log.js";
 import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
 import { parseVirshVersion, type LibvirtVersions } from "./version.js";
+import { runInShell } from "./virsh-shell.js";
 
 /** The libvirt connection URI virsh uses on the host: the system QEMU driver. */
 export const LIBVIRT_URI = "qemu:///system";
 
+// Commands that only read and return at once go through the host's virsh shell when it has one.
+const SHELL_OPERATIONS = new Set(["domstate", "dumpxml", "list", "domname", "version", "capabilities", "domcapabilities"]);
+
 async function virsh(host: Host, operation: string, args: readonly string[], domain?: string, options: ExecOptions = {}): Promise<string> {
-  const r = await host.run(["env", "LC_ALL=C", "virsh", "-q", "-c", LIBVIRT_URI, operation, ...args], options);
+  const inShell = SHELL_OPERATIONS.has(operation) && Object.keys(options).length === 0 ? await runInShell(host, LIBVIRT_URI, [operation, ...args]) : undefined;
+  const r = inShell ?? (await host.run(["env", "LC_ALL=C", "virsh", "-q", "-c", LIBVIRT_URI, operation, ...args], options));
   if (r.code !== 0) {
     throw classifyVirshError({ target: host.target, operation, code: r.code, stderr: r.stderr, ...(domain === undefined ? {} : { domain }) });
   }
@@ -178,12 +183,36 @@ printf '%s\\n' "$e" >&2; false || at undefine`;
  * what it found: no domain, undefined, or the state of a domain that is not off (nothing done).
  */
 export async function undefineIfOff(host: Host, domain: string): Promise<"gone" | "undefined" | { state: DomainState } | "old libvirt"> {
+  const inShell = await undefineIfOffInShell(host, domain);
+  if (inShell !== undefined) return inShell;
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", UNDEFINE_IF_OFF, "sh", LIBVIRT_URI, domain]);
   if (r.code !== 0) throw stepError(host, r, domain, "domstate");
   const out = r.stdout.trim();
   if (out === "gone" || out === "undefined") return out;
   if (out === "old") return "old libvirt";
   return { state: out.split("\u001e")[1]?.trim() as DomainState };
+}
+
+/**
+ * {@link undefineIfOff} in the host's virsh shell; undefined when the shell could not answer (the
+ * one-process way then looks again: a domain the shell did undefine is "gone" there).
+ */
+export async function undefineIfOffInShell(host: Host, domain: string): Promise<Awaited<ReturnType<typeof undefineIfOff>> | undefined> {
+  const failed = (operation: string, stderr: string) => classifyVirshError({ target: host.target, operation, code: 1, stderr, domain });
+  const s = await runInShell(host, LIBVIRT_URI, ["domstate", "--", domain]);
+  if (s === undefined) return undefined;
+  if (s.code !== 0) {
+    const err = failed("domstate", s.stderr);
+    if (err instanceof DomainNotFoundError) return "gone";
+    throw err;
+  }
+  const state = s.stdout.trim() as DomainState;
+  if (state !== "shut off") return { state };
+  const u = await runInShell(host, LIBVIRT_URI, ["undefine", "--keep-nvram", "--keep-tpm", "--", domain]);
+  if (u === undefined) return undefined;
+  if (u.code === 0) return "undefined";
+  if (/--keep-tpm/.test(u.stderr)) return "old libvirt";
+  throw failed("undefine", u.stderr);
 }
 
 const DESCRIBE = `uri=$1 name=$2
@@ -194,6 +223,12 @@ printf '%s\\036%s\\n' "$s" "$x"`;
 
 /** The persistent XML and the state of a domain, in one round trip. */
 export async function describe(host: Host, domain: string): Promise<{ xml: string; state: DomainState }> {
+  const [x, s] = await Promise.all([runInShell(host, LIBVIRT_URI, ["dumpxml", "--inactive", "--", domain]), runInShell(host, LIBVIRT_URI, ["domstate", "--", domain])]);
+  if (x !== undefined && s !== undefined) {
+    const bad = x.code !== 0 ? { operation: "dumpxml", stderr: x.stderr } : s.code !== 0 ? { operation: "domstate", stderr: s.stderr } : undefined;
+    if (bad !== undefined) throw classifyVirshError({ target: host.target, code: 1, domain, ...bad });
+    return { state: s.stdout.trim() as DomainState, xml: `${x.stdout.replace(/\n+$/, "")}\n` };
+  }
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DESCRIBE, "sh", LIBVIRT_URI, domain]);
   if (r.code !== 0) throw stepError(host, r, domain, "dumpxml");
   const [state = "", xml = ""] = r.stdout.split("\u001e");

@@ -105,6 +105,15 @@ export class Session {
     };
   }
 
+  /**
+   * Counts a command that runs without a channel of its own (one written to a long-running program
+   * on the host) for fault injection, as {@link exec} counts each channel's command.
+   */
+  faultPoint(): void {
+    const cut = faultDelayMs();
+    if (cut !== undefined) setTimeout(() => this.dialed.client.destroy(), cut);
+  }
+
   /** Milliseconds since the last channel closed; 0 while any channel is open. */
   idleMs(): number {
     return this.active > 0 ? 0 : Date.now() - this.lastUsed;

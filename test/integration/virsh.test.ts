@@ -155,7 +155,11 @@ describe("virsh on the test host", () => {
     }
   });
 
-  it("undefines that reach a host together share a batch: the off ones undefined with NVRAM kept, a running one left alone, a missing one gone, an odd name on its own", async () => {
+  it.each([
+    ["in the host's virsh shell, with no other remote command", "on"],
+    ["without the shell, as a batch: the off ones undefined with NVRAM kept, a running one left alone, a missing one gone, an odd name on its own", "off"],
+  ])("undefines that reach a host together go %s", async (_, shell) => {
+    vi.stubEnv("PULUMI_OVMF_VIRSH_SHELL", shell);
     const off = [1, 2, 3].map((i) => `${name}-b${i}`);
     const running = `${name}-brun`;
     const odd = `${name} b'odd`;
@@ -174,6 +178,11 @@ describe("virsh on the test host", () => {
       const together = [off[1], off[2], running, missing, odd].map((d) => undefineIfOffShared(host, d ?? ""));
       expect(await lone).toBe("undefined");
       expect(await Promise.all(together)).toEqual(["undefined", "undefined", { state: "running" }, "gone", "undefined"]);
+      if (shell === "on") {
+        // Each undefine was a state and an undefine in the one virsh the shell keeps open.
+        expect(runs.mock.calls).toHaveLength(0);
+        return;
+      }
       // The lone one went its own way; of the others, the plain names shared two virsh processes
       // (states, then undefines) and the missing and odd ones went one by one.
       const batches = runs.mock.calls.filter(([argv]) => argv.includes("virsh")).map(([argv]) => argv.at(-1) ?? "");
@@ -187,6 +196,7 @@ describe("virsh on the test host", () => {
       expect((await host.run(["test", "-f", nvram])).code).toBe(0);
     } finally {
       runs.mockRestore();
+      vi.unstubAllEnvs();
       if (await virsh.exists(host, running)) await virsh.destroy(host, running);
       for (const d of [...off, running, odd]) if (await virsh.exists(host, d)) await virsh.undefine(host, d, "keep");
       await host.run(["rm", "-f", "--", nvram]);

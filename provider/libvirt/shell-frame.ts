@@ -1,0 +1,61 @@
+// The framing of commands sent to one long-running interactive virsh (see virsh-shell.ts). Each
+// request is three lines: the command, `echo` of a stdout mark and `echo --err` of a stderr mark.
+// Each mark is quoted in two parts on its own line (`'NONCE'-7-o`), so the echoed input line never
+// holds the mark the command prints. Pure.
+
+/** The prompts virsh prints before it reads a line: read-write and read-only. */
+export const PROMPTS = ["virsh # ", "virsh > "] as const;
+
+/**
+ * `arg` as a token of virsh's own command line, or undefined when no line can carry it (control
+ * characters: a newline ends the line, a tab asks readline to complete). Pure.
+ */
+export function virshToken(arg: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (arg === "" || /[\u0000-\u001f\u007f]/.test(arg)) return arg === "" ? "''" : undefined;
+  if (/^[A-Za-z0-9._:+@/=,-]+$/.test(arg)) return arg;
+  // As in a POSIX shell: no escape inside single quotes, a quote is closed, escaped and reopened.
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The lines request `i` sends, or undefined when an argument cannot go on a line. Pure. */
+export function requestLines(nonce: string, i: number, argv: readonly string[]): [string, string, string] | undefined {
+  const tokens = argv.map(virshToken);
+  if (tokens.some((t) => t === undefined)) return undefined;
+  return [tokens.join(" "), `echo '${nonce}'-${i}-o`, `echo --err '${nonce}'-${i}-e`];
+}
+
+export interface Reply {
+  stdout: string;
+  stderr: string;
+  /** 1 when virsh reported an error for the command (it prints "error: ..." and goes on). */
+  code: number;
+}
+
+/**
+ * The reply to request `i` when both of its marks have arrived, with what is left of each stream
+ * after them; undefined while either is missing. `sent` are the lines virsh may have echoed in
+ * front of this request's output (readline echoes its input when it reads from a pipe). Pure.
+ */
+export function takeReply(out: string, err: string, nonce: string, i: number, sent: readonly string[]): { reply: Reply; out: string; err: string } | undefined {
+  const outMark = `${nonce}-${i}-o`;
+  const errMark = `${nonce}-${i}-e`;
+  const outAt = out.indexOf(outMark);
+  const errAt = err.indexOf(errMark);
+  if (outAt < 0 || errAt < 0) return undefined;
+  let stdout = out.slice(0, outAt);
+  for (const p of PROMPTS) for (const line of sent) stdout = stdout.split(`${p}${line}\n`).join("");
+  for (let trimmed = true; trimmed; ) {
+    trimmed = false;
+    for (const p of PROMPTS) {
+      if (stdout.startsWith(p)) [stdout, trimmed] = [stdout.slice(p.length), true];
+      if (stdout.endsWith(p)) [stdout, trimmed] = [stdout.slice(0, -p.length), true];
+    }
+  }
+  const stderr = err.slice(0, errAt).replace(/error: $/, "");
+  return {
+    reply: { stdout, stderr, code: /^error: /m.test(stderr) ? 1 : 0 },
+    out: out.slice(outAt + outMark.length).replace(/^\n/, ""),
+    err: err.slice(errAt + errMark.length).replace(/^\n/, ""),
+  };
+}
