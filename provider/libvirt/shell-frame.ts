@@ -35,9 +35,11 @@ export interface Reply {
 /**
  * The reply to request `i` when both of its marks have arrived, with what is left of each stream
  * after them; undefined while either is missing. `sent` are the lines virsh may have echoed in
- * front of this request's output (readline echoes its input when it reads from a pipe). Pure.
+ * front of this request's output (readline echoes its input when it reads from a pipe, exactly
+ * when the line fits its screen width: see virsh-shell.ts); "garbled" when something else was
+ * echoed there, so that the output cannot be told apart from it. Pure.
  */
-export function takeReply(out: string, err: string, nonce: string, i: number, sent: readonly string[]): { reply: Reply; out: string; err: string } | undefined {
+export function takeReply(out: string, err: string, nonce: string, i: number, sent: readonly string[]): { reply: Reply | "garbled"; out: string; err: string } | undefined {
   const outMark = `${nonce}-${i}-o`;
   const errMark = `${nonce}-${i}-e`;
   const outAt = out.indexOf(outMark);
@@ -53,8 +55,10 @@ export function takeReply(out: string, err: string, nonce: string, i: number, se
     }
   }
   const stderr = err.slice(0, errAt).replace(/error: $/, "");
+  // An echo this did not recognise (a prompt or a carriage return left) makes the reply unknown.
+  const garbled = PROMPTS.some((p) => stdout.includes(p)) || stdout.includes("\r");
   return {
-    reply: { stdout, stderr, code: /^error: /m.test(stderr) ? 1 : 0 },
+    reply: garbled ? "garbled" : { stdout, stderr, code: /^error: /m.test(stderr) ? 1 : 0 },
     out: out.slice(outAt + outMark.length).replace(/^\n/, ""),
     err: err.slice(errAt + errMark.length).replace(/^\n/, ""),
   };

@@ -33,6 +33,8 @@ interface Pending {
 
 class VirshShell {
   closed = false;
+  /** Set when the shell closed because its replies could not be read. */
+  refused = false;
   /** Called once when the shell closes. */
   onClose: () => void = () => undefined;
   private readonly nonce = `pulumi-ovmf-${randomBytes(12).toString("hex")}`;
@@ -94,13 +96,16 @@ class VirshShell {
       if (taken === undefined) return;
       this.pending.shift();
       [this.out, this.err] = [taken.out, taken.err];
-      traceCommand(this.host.target, ["virsh-shell", ...head.argv], 0, performance.now() - head.queued, taken.reply.code);
-      if (LOST.test(taken.reply.stderr)) {
+      const reply = taken.reply;
+      traceCommand(this.host.target, ["virsh-shell", ...head.argv], 0, performance.now() - head.queued, reply === "garbled" ? null : reply.code);
+      if (reply === "garbled" || LOST.test(reply.stderr)) {
+        // A shell whose replies cannot be read is not used on this host for a while.
+        this.refused = reply === "garbled";
         head.resolve(undefined);
         this.close();
         return;
       }
-      head.resolve(taken.reply);
+      head.resolve(reply);
       this.armTimeout();
     }
   }
@@ -115,6 +120,10 @@ class VirshShell {
     this.idle.unref();
   }
 }
+
+// readline echoes a line wider than its screen scrolled (a carriage return, "<", the line's end):
+// the screen is made wider than any command. No history is kept (no cache directory to write to).
+const COLUMNS = 1_000_000;
 
 interface Registry {
   shells: Map<string, Promise<VirshShell | undefined>>;
@@ -132,10 +141,10 @@ function registry(): Registry {
 const shellKey = (host: Host) => `${poolKey(host.spec)}${host.spec.sudo === true ? " (sudo)" : ""}`;
 
 async function open(host: Host, uri: string): Promise<VirshShell | undefined> {
-  const channel = await host.openStream(["env", "LC_ALL=C", "TERM=dumb", "XDG_CACHE_HOME=/dev/null", "virsh", "-q", "-c", uri]).catch(() => undefined);
+  const channel = await host.openStream(["env", "LC_ALL=C", "TERM=dumb", `COLUMNS=${COLUMNS}`, "XDG_CACHE_HOME=/dev/null", "virsh", "-q", "-c", uri]).catch(() => undefined);
   if (channel === undefined) return undefined;
   const shell = new VirshShell(host, channel);
-  // The first command proves the shell: virsh connected and knows `echo --err` (libvirt 5.x on).
+  // The first command proves the shell: virsh connected and knows `echo --err` (older ones go the one-process way).
   const hello = await shell.run(["uri"]);
   if (hello?.code === 0 && hello.stdout.trim() === uri) return shell;
   shell.close();
@@ -161,7 +170,11 @@ export async function runInShell(host: Host, uri: string, argv: readonly string[
       if (shell === undefined) {
         r.refusedUntil.set(key, Date.now() + SHELL_RETRY_MS);
         forget();
-      } else shell.onClose = forget;
+      } else
+        shell.onClose = () => {
+          if (shell.refused) r.refusedUntil.set(key, Date.now() + SHELL_RETRY_MS);
+          forget();
+        };
       return shell;
     });
     r.shells.set(key, opening);

@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { FLEET_BURST } from "../../provider/coalesce.js";
 import { sha256, stat, writeFileAtomic } from "../../provider/host/files.js";
@@ -50,7 +53,13 @@ describe("Nvram against a real libvirt domain", () => {
     expect(await stat(a, inputs.path)).toBeDefined();
   });
 
-  it("deletes that reach a host together share one domain listing and one rm; a file a domain uses is refused on its own", async () => {
+  it.each([
+    ["in the host's virsh shell", "on"],
+    ["without the shell", "off"],
+  ])("deletes that reach a host together share one domain listing (%s) and one rm; a file a domain uses is refused on its own", async (_, shell) => {
+    vi.stubEnv("PULUMI_OVMF_VIRSH_SHELL", shell);
+    const trace = path.join(mkdtempSync(path.join(tmpdir(), "nvram-trace-")), "trace.jsonl");
+    vi.stubEnv("PULUMI_OVMF_TRACE", trace);
     const host = new Host(connA);
     const paths = [1, 2, 3, 4].map((k) => `/var/lib/libvirt/qemu/nvram/${domain}-d${k}_VARS.fd`);
     const user = `${domain}-d3`;
@@ -71,11 +80,17 @@ describe("Nvram against a real libvirt domain", () => {
       ]);
       // The lone one: a listing and its own rm; the other three: one listing and one rm of the two free files.
       const commands = runs.mock.calls.map(([argv]) => (argv[0] === "rm" ? argv.join(" ") : "listing"));
-      expect(commands).toEqual(["listing", `rm -f -- ${paths[0]}`, "listing", `rm -f -- ${paths[1]} ${paths[3]}`]);
+      if (shell === "on") {
+        // The listings went to the shell (the trace shows each command it ran), the rms as before.
+        expect(commands).toEqual([`rm -f -- ${paths[0]}`, `rm -f -- ${paths[1]} ${paths[3]}`]);
+        const traced = readFileSync(trace, "utf8").split("\n").filter((l) => l.includes('"command":"virsh-shell list'));
+        expect(traced).toHaveLength(2);
+      } else expect(commands).toEqual(["listing", `rm -f -- ${paths[0]}`, "listing", `rm -f -- ${paths[1]} ${paths[3]}`]);
       for (const p of [paths[0], paths[1], paths[3]]) expect(await stat(host, p ?? ""), p).toBeUndefined();
       expect(await stat(host, paths[2] ?? "")).toBeDefined();
     } finally {
       runs.mockRestore();
+      vi.unstubAllEnvs();
       if (await virsh.exists(host, user)) await virsh.undefine(host, user, "keep");
       await host.run(["rm", "-f", "--", ...paths]);
     }

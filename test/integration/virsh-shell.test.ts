@@ -12,7 +12,8 @@ import { loadTestHost, testConnection } from "../support/testhost.js";
 const th = loadTestHost();
 const host = new Host(testConnection(th));
 const base = `ovmf-it-sh-${randomUUID().slice(0, 8)}`;
-const names = [0, 1, 2, 3, 4, 5].map((i) => (i === 5 ? `${base} it's odd` : `${base}-${i}`));
+// Plain names, one to quote, and one longer than a terminal line (readline would scroll its echo).
+const names = [0, 1, 2, 3, 4, 5, 6].map((i) => (i === 5 ? `${base} it's odd` : i === 6 ? `${base}-${"long".repeat(45)}` : `${base}-${i}`));
 // The shell is the one virsh on the host started without a command (the host is this machine).
 const SHELL = `^virsh -q -c ${virsh.LIBVIRT_URI}$`;
 

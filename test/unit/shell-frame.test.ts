@@ -41,6 +41,11 @@ describe("takeReply", () => {
     expect(takeReply(out, err, N, 3, sent)?.reply).toEqual({ stdout: "", stderr: "error: failed to get domain 'vm 1'\n\n", code: 1 });
   });
 
+  it("calls a reply garbled when an echo it does not know is left in front of it (readline scrolled a long line)", () => {
+    const out = `virsh # \r<x-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nshut off\n\nvirsh # ${outLine}\n${N}-3-o`;
+    expect(takeReply(out, `error: ${N}-3-e\n`, N, 3, sent)?.reply).toBe("garbled");
+  });
+
   it("waits until both marks are there", () => {
     expect(takeReply(`${N}-3-o`, "", N, 3, sent)).toBeUndefined();
     expect(takeReply("", `error: ${N}-3-e\n`, N, 3, sent)).toBeUndefined();
