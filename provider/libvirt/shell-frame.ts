@@ -7,12 +7,13 @@
 export const PROMPTS = ["virsh # ", "virsh > "] as const;
 
 /**
- * `arg` as a token of virsh's own command line, or undefined when no line can carry it (control
- * characters: a newline ends the line, a tab asks readline to complete). Pure.
+ * `arg` as a token of virsh's own command line, or undefined when the line is not sure to carry it
+ * as it is: only printable ASCII goes (a newline ends the line, a tab asks readline to complete, and
+ * readline may turn a byte above 127 into a key sequence). Pure.
  */
 export function virshToken(arg: string): string | undefined {
-  // eslint-disable-next-line no-control-regex
-  if (arg === "" || /[\u0000-\u001f\u007f]/.test(arg)) return arg === "" ? "''" : undefined;
+  if (arg === "") return "''";
+  if (!/^[\x20-\x7e]+$/.test(arg)) return undefined;
   if (/^[A-Za-z0-9._:+@/=,-]+$/.test(arg)) return arg;
   // As in a POSIX shell: no escape inside single quotes, a quote is closed, escaped and reopened.
   return `'${arg.replace(/'/g, `'\\''`)}'`;

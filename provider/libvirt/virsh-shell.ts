@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { StringDecoder } from "node:string_decoder";
 import type { ClientChannel } from "ssh2";
 import type { Host } from "../host/host.js";
 import { DEFAULT_EXEC_TIMEOUT_MS } from "../ssh/exec.js";
@@ -50,12 +51,14 @@ class VirshShell {
     private readonly host: Host,
     private readonly channel: ClientChannel,
   ) {
+    // A character split between two chunks (a name or a description in UTF-8) is decoded whole.
+    const [out, err] = [new StringDecoder("utf8"), new StringDecoder("utf8")];
     channel.on("data", (d: Buffer) => {
-      this.out += d.toString("utf8");
+      this.out += out.write(d);
       this.settle();
     });
     channel.stderr.on("data", (d: Buffer) => {
-      this.err += d.toString("utf8");
+      this.err += err.write(d);
       this.settle();
     });
     channel.on("close", () => this.close());

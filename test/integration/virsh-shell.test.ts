@@ -72,6 +72,19 @@ describe("the host's virsh shell", () => {
     }
   });
 
+  it("leaves a name outside printable ASCII to the one-process way, with the right answer", async () => {
+    const name = `${base}-ünï`;
+    names.push(name);
+    await virsh.define(host, name, tiny(name));
+    const runs = vi.spyOn(host, "run");
+    try {
+      expect(await virsh.domstate(host, name)).toBe("shut off");
+      expect(runs).toHaveBeenCalledTimes(1);
+    } finally {
+      runs.mockRestore();
+    }
+  });
+
   it("is not used with PULUMI_OVMF_VIRSH_SHELL=off", async () => {
     closeShells();
     vi.stubEnv("PULUMI_OVMF_VIRSH_SHELL", "off");

@@ -12,9 +12,10 @@ describe("virshToken", () => {
     expect(virshToken("")).toBe("''");
   });
 
-  it("refuses what no line can carry: a newline ends the line, a tab asks for completion", () => {
+  it("refuses what a line may not carry as it is: a newline, a tab, a byte above 127", () => {
     expect(virshToken("a\nb")).toBeUndefined();
     expect(virshToken("a\tb")).toBeUndefined();
+    expect(virshToken("vm-ü")).toBeUndefined();
     expect(requestLines(N, 1, ["domstate", "--", "a\nb"])).toBeUndefined();
   });
 });
