@@ -3,7 +3,7 @@ import type { Host } from "../host/host.js";
 import type { DomainState } from "./domain-state.js";
 import { classifyVirshError } from "./errors.js";
 import { NEEDS_QUOTING_IN_BATCH } from "./steps.js";
-import { LIBVIRT_URI } from "./virsh.js";
+import { describeInShell, LIBVIRT_URI } from "./virsh.js";
 import { runInShell } from "./virsh-shell.js";
 
 // Every domain's name, state and inactive XML in one remote command (one SSH round trip instead of
@@ -75,14 +75,12 @@ async function definitionsInShell(host: Host): Promise<Definition[] | undefined>
   if (listed === undefined) return undefined;
   if (listed.code !== 0) throw classifyVirshError({ target: host.target, operation: "list", code: 1, stderr: listed.stderr });
   const names = listed.stdout.split("\n").filter((d) => d !== "");
-  const read = await Promise.all(
-    names.map((d) => Promise.all([runInShell(host, LIBVIRT_URI, ["domstate", "--", d]), runInShell(host, LIBVIRT_URI, ["dumpxml", "--inactive", "--", d])])),
-  );
+  const read = await Promise.all(names.map((d) => describeInShell(host, d)));
   const found: Definition[] = [];
-  for (const [k, [s, x]] of read.entries()) {
-    if (s === undefined || x === undefined) return undefined;
+  for (const [k, r] of read.entries()) {
+    if (r === undefined) return undefined;
     // A domain removed between the listing and its reads has no state and no XML: left out.
-    if (s.code === 0 && x.code === 0 && x.stdout.startsWith("<domain")) found.push({ domain: names[k] ?? "", state: s.stdout.trim() as DomainState, xml: x.stdout });
+    if (!("failed" in r) && r.xml.startsWith("<domain")) found.push({ domain: names[k] ?? "", state: r.state, xml: r.xml });
   }
   return found;
 }

@@ -19,11 +19,19 @@ export function virshToken(arg: string): string | undefined {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/** argv as one line of virsh's command line, or undefined when an argument cannot go on a line. Pure. */
+export function commandLine(argv: readonly string[]): string | undefined {
+  const tokens = argv.map(virshToken);
+  return tokens.some((t) => t === undefined) ? undefined : tokens.join(" ");
+}
+
+/** The lines request `i` sends after its command line: its marks on stdout and on stderr. Pure. */
+export const markLines = (nonce: string, i: number): [string, string] => [`echo '${nonce}'-${i}-o`, `echo --err '${nonce}'-${i}-e`];
+
 /** The lines request `i` sends, or undefined when an argument cannot go on a line. Pure. */
 export function requestLines(nonce: string, i: number, argv: readonly string[]): [string, string, string] | undefined {
-  const tokens = argv.map(virshToken);
-  if (tokens.some((t) => t === undefined)) return undefined;
-  return [tokens.join(" "), `echo '${nonce}'-${i}-o`, `echo --err '${nonce}'-${i}-e`];
+  const line = commandLine(argv);
+  return line === undefined ? undefined : [line, ...markLines(nonce, i)];
 }
 
 export interface Reply {

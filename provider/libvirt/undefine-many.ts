@@ -10,7 +10,7 @@ import * as virsh from "./virsh.js";
 // NVRAM and TPM state), instead of a remote command with two virsh processes each. Whatever the
 // batch does not settle plainly (a name virsh would need quoting for, a domain not found, an
 // undefine that did not take, a batch that failed as a whole) goes the one-domain way,
-// {@link virsh.undefineIfOff}, which reports it exactly as before. A lone delete goes that way too.
+// {@link virsh.undefineIfOffByProcess}, which reports it exactly as before. A lone delete goes that way too.
 
 export type UndefineResult = Awaited<ReturnType<typeof virsh.undefineIfOff>>;
 
@@ -44,7 +44,7 @@ const batchArgv = (batch: string) => ["env", "LC_ALL=C", "virsh", "-q", "-c", vi
 async function undefineMany(items: Array<{ host: Host; domain: string }>): Promise<UndefineResult[]> {
   const host = items[0]?.host;
   const inBatch = [...new Set(items.map((i) => i.domain).filter(fitsBatch))];
-  if (host === undefined || inBatch.length < 2) return Promise.all(items.map((i) => virsh.undefineIfOff(i.host, i.domain)));
+  if (host === undefined || inBatch.length < 2) return Promise.all(items.map((i) => virsh.undefineIfOffByProcess(i.host, i.domain)));
   const settled = new Map<string, UndefineResult>();
   const n = `pulumi-ovmf-${randomBytes(12).toString("hex")}`;
   const read = await host.run(batchArgv(inBatch.map((d) => `echo ${n}-S ${d} ${n}-N; domstate -- ${d}; echo ${n}-E;`).join(" ")));
@@ -59,7 +59,7 @@ async function undefineMany(items: Array<{ host: Host; domain: string }>): Promi
     }
   }
   // Each caller gets its own answer: settled by the batch, or the one-domain way.
-  return Promise.all(items.map((i) => settled.get(i.domain) ?? virsh.undefineIfOff(i.host, i.domain)));
+  return Promise.all(items.map((i) => settled.get(i.domain) ?? virsh.undefineIfOffByProcess(i.host, i.domain)));
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Host } from "../host/host.js";
 import { DEFAULT_EXEC_TIMEOUT_MS } from "../ssh/exec.js";
 import { poolKey } from "../ssh/pool.js";
 import { traceCommand } from "../ssh/trace.js";
-import { requestLines, takeReply, type Reply } from "./shell-frame.js";
+import { commandLine, markLines, takeReply, type Reply } from "./shell-frame.js";
 
 // One interactive virsh per host, kept open while a deployment works there: one libvirt connection
 // and no new process for each quick command (a state, an XML, a listing, an undefine), instead of a
@@ -67,13 +67,14 @@ class VirshShell {
 
   /** Runs argv in this shell; undefined when the shell cannot tell what happened. */
   async run(argv: readonly string[]): Promise<Reply | undefined> {
-    if (this.closed || requestLines(this.nonce, 0, argv) === undefined) return undefined;
+    const line = commandLine(argv);
+    if (this.closed || line === undefined) return undefined;
     const queued = performance.now();
     await this.host.faultPoint();
+    if (this.closed) return undefined;
     // Numbered once nothing is awaited any more, so that the lines go out in the order of the numbers.
     const i = this.next++;
-    const lines = requestLines(this.nonce, i, argv);
-    if (this.closed || lines === undefined) return undefined;
+    const lines: [string, string, string] = [line, ...markLines(this.nonce, i)];
     clearTimeout(this.idle);
     const reply = new Promise<Reply | undefined>((resolve) => this.pending.push({ i, sent: [this.lastErrLine, ...lines], argv, queued, resolve }));
     this.lastErrLine = lines[2];

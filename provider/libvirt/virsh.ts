@@ -183,8 +183,11 @@ printf '%s\\n' "$e" >&2; false || at undefine`;
  * what it found: no domain, undefined, or the state of a domain that is not off (nothing done).
  */
 export async function undefineIfOff(host: Host, domain: string): Promise<"gone" | "undefined" | { state: DomainState } | "old libvirt"> {
-  const inShell = await undefineIfOffInShell(host, domain);
-  if (inShell !== undefined) return inShell;
+  return (await undefineIfOffInShell(host, domain)) ?? undefineIfOffByProcess(host, domain);
+}
+
+/** {@link undefineIfOff} in one remote command of its own (a host without a virsh shell). */
+export async function undefineIfOffByProcess(host: Host, domain: string): Promise<Awaited<ReturnType<typeof undefineIfOff>>> {
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", UNDEFINE_IF_OFF, "sh", LIBVIRT_URI, domain]);
   if (r.code !== 0) throw stepError(host, r, domain, "domstate");
   const out = r.stdout.trim();
@@ -215,6 +218,18 @@ export async function undefineIfOffInShell(host: Host, domain: string): Promise<
   throw failed("undefine", u.stderr);
 }
 
+/**
+ * A domain's persistent XML (as virsh prints it) and state in the host's virsh shell, or which
+ * read failed and how; undefined when the shell could not answer.
+ */
+export async function describeInShell(host: Host, domain: string): Promise<{ xml: string; state: DomainState } | { failed: { operation: string; stderr: string } } | undefined> {
+  const [x, s] = await Promise.all([runInShell(host, LIBVIRT_URI, ["dumpxml", "--inactive", "--", domain]), runInShell(host, LIBVIRT_URI, ["domstate", "--", domain])]);
+  if (x === undefined || s === undefined) return undefined;
+  if (x.code !== 0) return { failed: { operation: "dumpxml", stderr: x.stderr } };
+  if (s.code !== 0) return { failed: { operation: "domstate", stderr: s.stderr } };
+  return { state: s.stdout.trim() as DomainState, xml: x.stdout };
+}
+
 const DESCRIBE = `uri=$1 name=$2
 ${STEP_HELPERS}
 x=$(virsh -q -c "$uri" dumpxml --inactive -- "$name") || at dumpxml
@@ -223,12 +238,9 @@ printf '%s\\036%s\\n' "$s" "$x"`;
 
 /** The persistent XML and the state of a domain, in one round trip. */
 export async function describe(host: Host, domain: string): Promise<{ xml: string; state: DomainState }> {
-  const [x, s] = await Promise.all([runInShell(host, LIBVIRT_URI, ["dumpxml", "--inactive", "--", domain]), runInShell(host, LIBVIRT_URI, ["domstate", "--", domain])]);
-  if (x !== undefined && s !== undefined) {
-    const bad = x.code !== 0 ? { operation: "dumpxml", stderr: x.stderr } : s.code !== 0 ? { operation: "domstate", stderr: s.stderr } : undefined;
-    if (bad !== undefined) throw classifyVirshError({ target: host.target, code: 1, domain, ...bad });
-    return { state: s.stdout.trim() as DomainState, xml: `${x.stdout.replace(/\n+$/, "")}\n` };
-  }
+  const inShell = await describeInShell(host, domain);
+  if (inShell !== undefined && "failed" in inShell) throw classifyVirshError({ target: host.target, code: 1, domain, ...inShell.failed });
+  if (inShell !== undefined) return { state: inShell.state, xml: `${inShell.xml.replace(/\n+$/, "")}\n` };
   const r = await host.run(["env", "LC_ALL=C", "sh", "-c", DESCRIBE, "sh", LIBVIRT_URI, domain]);
   if (r.code !== 0) throw stepError(host, r, domain, "dumpxml");
   const [state = "", xml = ""] = r.stdout.split("\u001e");
