@@ -11,7 +11,10 @@
  *     template's), and the TPM keeps its UUID;
  *   - `pulumi preview --expect-no-changes` passes.
  * Prints one line per injection point, then the counts. Exits non-zero on any failure.
- *   node bench/faults.mts [create|restart|rename|move|live|delete ...] [--at 1,-1]   (default: all, every k)
+ *   node bench/faults.mts [create|restart|rename|move|live|delete ...] [--at 1,-1,WORD]   (default: all, every k)
+ * --at picks injection points: k, -k (counted from the last command), `longest` (the command that
+ * ran longest without a fault, e.g. a live move's migration) or a word (the first command whose
+ * first words contain it, e.g. `undefine`).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -184,10 +187,13 @@ async function countCommands(op: string): Promise<number> {
   const lines = existsSync(traceFile) ? readFileSync(traceFile, "utf8").split("\n").filter((l) => l.includes('"command"')) : [];
   rmSync(traceFile, { force: true });
   // Each command's first words, in the order the host accepted them (printed beside each cut).
-  commandNames.set(op, lines.map((l) => (JSON.parse(l) as { command: string }).command.replace(/\s+/g, " ").slice(0, 48)));
+  const commands = lines.map((l) => JSON.parse(l) as { command: string; runMs: number });
+  commandNames.set(op, commands.map((c) => c.command.replace(/\s+/g, " ").slice(0, 48)));
+  commandTimes.set(op, commands.map((c) => c.runMs));
   return lines.length;
 }
 const commandNames = new Map<string, string[]>();
+const commandTimes = new Map<string, number[]>();
 
 const TEMPLATE = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
@@ -235,8 +241,21 @@ async function inject(op: string, k: number): Promise<Result> {
 
 const args = process.argv.slice(2);
 const atFlag = args.indexOf("--at");
-// --at 1,-1: only these injection points (negative: counted from the last command).
-const at = atFlag >= 0 ? (args[atFlag + 1] ?? "").split(",").map(Number) : undefined;
+// --at 1,-1,longest,undefine: only these injection points (negative: counted from the last command;
+// longest: the command that ran longest; a word: the first command whose first words contain it).
+const at = atFlag >= 0 ? (args[atFlag + 1] ?? "").split(",").filter((x) => x !== "") : undefined;
+/** The 1-based injection points `at` names among an operation's `names` (all of them without --at). */
+function pointsOf(names: readonly string[], times: readonly number[], n: number): number[] {
+  if (at === undefined) return Array.from({ length: n }, (_, i) => i + 1);
+  const ks = at.map((x) => {
+    if (/^-?\d+$/.test(x)) return Number(x) < 0 ? n + 1 + Number(x) : Number(x);
+    if (x === "longest") return times.indexOf(Math.max(...times)) + 1;
+    const i = names.findIndex((name) => name.includes(x));
+    if (i < 0) throw new Error(`--at ${x}: no remote command of this operation contains "${x}" (they are: ${names.join(" | ")})`);
+    return i + 1;
+  });
+  return [...new Set(ks.filter((k) => k >= 1 && k <= n))];
+}
 const chosen = args.filter((a, i) => !a.startsWith("--") && (atFlag < 0 || i !== atFlag + 1));
 const ops = chosen.length > 0 ? chosen : Object.keys(OPS);
 for (const op of ops) if (OPS[op] === undefined) throw new Error(`unknown operation ${op} (there are: ${Object.keys(OPS).join(", ")})`);
@@ -252,11 +271,11 @@ try {
   for (const op of ops) {
     const n = await countCommands(op);
     console.log(`${op}: ${n} remote commands without a fault`);
-    const points = at === undefined ? Array.from({ length: n }, (_, i) => i + 1) : [...new Set(at.map((k) => (k < 0 ? n + 1 + k : k)).filter((k) => k >= 1 && k <= n))];
+    const points = pointsOf(commandNames.get(op) ?? [], commandTimes.get(op) ?? [], n);
     for (const k of points) {
       const r = await inject(op, k);
       results.push(r);
-      console.log(`${op} cut after command ${k}/${n} (${commandNames.get(op)?.[k - 1] ?? "?"}): ${r.cutFailedUp ? "up failed" : "up succeeded anyway"}; converged by ${r.converged}${r.problems.length === 0 ? "; all checks pass" : `; PROBLEMS: ${r.problems.join("; ")}`}`);
+      console.log(`${op} cut after command ${k}/${n} (${commandNames.get(op)?.[k - 1] ?? "?"}, ${commandTimes.get(op)?.[k - 1] ?? "?"} ms without a fault): ${r.cutFailedUp ? "up failed" : "up succeeded anyway"}; converged by ${r.converged}${r.problems.length === 0 ? "; all checks pass" : `; PROBLEMS: ${r.problems.join("; ")}`}`);
     }
   }
 } finally {
