@@ -11,10 +11,9 @@
  *     template's), and the TPM keeps its UUID;
  *   - `pulumi preview --expect-no-changes` passes.
  * Prints one line per injection point, then the counts. Exits non-zero on any failure.
- *   node bench/faults.mts [create|restart|rename|move|live|delete ...] [--at 1,-1,WORD]   (default: all, every k)
- * --at picks injection points: k, -k (counted from the last command), `longest` (the command that
- * ran longest without a fault, e.g. a live move's migration) or a word (the first command whose
- * first words contain it, e.g. `undefine`).
+ *   node bench/faults.mts [create|restart|rename|move|live|delete ...] [--at 1,-1,longest]   (default: all, every k)
+ * --at picks injection points: k, -k (counted from the last command) or `longest` (the command that
+ * ran longest without a fault, e.g. a live move's migration).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -186,14 +185,11 @@ async function countCommands(op: string): Promise<number> {
   if (!r.ok) throw new Error(`${op} fails without a fault:\n${r.out.slice(-3000)}`);
   const lines = existsSync(traceFile) ? readFileSync(traceFile, "utf8").split("\n").filter((l) => l.includes('"command"')) : [];
   rmSync(traceFile, { force: true });
-  // Each command's first words, in the order the host accepted them (printed beside each cut).
-  const commands = lines.map((l) => JSON.parse(l) as { command: string; runMs: number });
-  commandNames.set(op, commands.map((c) => c.command.replace(/\s+/g, " ").slice(0, 48)));
-  commandTimes.set(op, commands.map((c) => c.runMs));
+  // Each command's first words and time, in the order the host accepted them (printed beside each cut).
+  commandsOf.set(op, lines.map((l) => JSON.parse(l) as { command: string; runMs: number }).map((c) => ({ name: c.command.replace(/\s+/g, " ").slice(0, 48), runMs: c.runMs })));
   return lines.length;
 }
-const commandNames = new Map<string, string[]>();
-const commandTimes = new Map<string, number[]>();
+const commandsOf = new Map<string, Array<{ name: string; runMs: number }>>();
 
 const TEMPLATE = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
@@ -241,18 +237,18 @@ async function inject(op: string, k: number): Promise<Result> {
 
 const args = process.argv.slice(2);
 const atFlag = args.indexOf("--at");
-// --at 1,-1,longest,undefine: only these injection points (negative: counted from the last command;
-// longest: the command that ran longest; a word: the first command whose first words contain it).
+// --at 1,-1,longest: only these injection points (negative: counted from the last command;
+// longest: the command that ran longest without a fault).
 const at = atFlag >= 0 ? (args[atFlag + 1] ?? "").split(",").filter((x) => x !== "") : undefined;
-/** The 1-based injection points `at` names among an operation's `names` (all of them without --at). */
-function pointsOf(names: readonly string[], times: readonly number[], n: number): number[] {
+/** The 1-based injection points `at` names among an operation's commands (all of them without --at). */
+function pointsOf(commands: ReadonlyArray<{ runMs: number }>): number[] {
+  const n = commands.length;
   if (at === undefined) return Array.from({ length: n }, (_, i) => i + 1);
+  const times = commands.map((c) => c.runMs);
   const ks = at.map((x) => {
-    if (/^-?\d+$/.test(x)) return Number(x) < 0 ? n + 1 + Number(x) : Number(x);
     if (x === "longest") return times.indexOf(Math.max(...times)) + 1;
-    const i = names.findIndex((name) => name.includes(x));
-    if (i < 0) throw new Error(`--at ${x}: no remote command of this operation contains "${x}" (they are: ${names.join(" | ")})`);
-    return i + 1;
+    if (!/^-?\d+$/.test(x)) throw new Error(`--at ${x}: give k, -k or longest`);
+    return Number(x) < 0 ? n + 1 + Number(x) : Number(x);
   });
   return [...new Set(ks.filter((k) => k >= 1 && k <= n))];
 }
@@ -271,11 +267,12 @@ try {
   for (const op of ops) {
     const n = await countCommands(op);
     console.log(`${op}: ${n} remote commands without a fault`);
-    const points = pointsOf(commandNames.get(op) ?? [], commandTimes.get(op) ?? [], n);
+    const commands = commandsOf.get(op) ?? [];
+    const points = pointsOf(commands);
     for (const k of points) {
       const r = await inject(op, k);
       results.push(r);
-      console.log(`${op} cut after command ${k}/${n} (${commandNames.get(op)?.[k - 1] ?? "?"}, ${commandTimes.get(op)?.[k - 1] ?? "?"} ms without a fault): ${r.cutFailedUp ? "up failed" : "up succeeded anyway"}; converged by ${r.converged}${r.problems.length === 0 ? "; all checks pass" : `; PROBLEMS: ${r.problems.join("; ")}`}`);
+      console.log(`${op} cut after command ${k}/${n} (${commands[k - 1]?.name ?? "?"}, ${commands[k - 1]?.runMs ?? "?"} ms without a fault): ${r.cutFailedUp ? "up failed" : "up succeeded anyway"}; converged by ${r.converged}${r.problems.length === 0 ? "; all checks pass" : `; PROBLEMS: ${r.problems.join("; ")}`}`);
     }
   }
 } finally {
