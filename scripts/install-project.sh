@@ -9,5 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dir="$(cd "${1:?project dir}" && pwd)"
 rm -rf "$dir/node_modules/pulumi-ovmf"  # a file: dependency of the same version is never refreshed otherwise
 grep -qx 'install-links=true' "$dir/.npmrc" 2>/dev/null || die "$dir/.npmrc must say install-links=true (the package as a real copy)"
-(cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null) \
+# --ignore-scripts: the package's own prepare would build it again for every project (the scripts
+# built it once before); nothing else these projects install needs an install script.
+(cd "$dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
   || die "npm install in $dir failed"
