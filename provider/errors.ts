@@ -37,6 +37,14 @@ export class SshConnectionError extends OvmfError {
   }
 }
 
+/**
+ * The host did not answer within the connection's time limit (`connection.timeoutSeconds`): the
+ * limit is spent, so the dial is not tried again.
+ */
+export class SshTimeoutError extends SshConnectionError {
+  override name = "SshTimeoutError";
+}
+
 /** A remote command exited non-zero (or by a signal). */
 export class RemoteCommandError extends OvmfError {
   override name = "RemoteCommandError";

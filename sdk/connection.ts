@@ -30,30 +30,60 @@ export interface ConnectionArgs {
   jumpHost?: pulumi.Input<ConnectionArgs>;
   /** Run privileged commands through `sudo -n` (passwordless sudo). Default: false. */
   sudo?: pulumi.Input<boolean>;
+  /**
+   * Seconds an operation waits for the host to answer (TCP connect, SSH handshake and login,
+   * retries of a refused connection included) before it fails with one error naming the host.
+   * From 1 to 3600. Default: 30.
+   */
+  timeoutSeconds?: pulumi.Input<number>;
 }
 
 const SECRET_FIELDS = ["privateKey", "passphrase", "password"] as const;
+/** Every field of a connection, for a connection given as one Output (its fields are known only then). */
+const FIELDS = ["host", "port", "user", "privateKey", "passphrase", "password", "agent", "hostKey", "knownHosts", "jumpHost", "sudo", "timeoutSeconds"] as const satisfies ReadonlyArray<keyof ConnectionArgs>;
 
 /**
  * Marks the credentials of a connection (and of its jump host) as Pulumi secrets, leaving host,
- * port and user readable in previews and diffs.
+ * port and user readable in previews and diffs. The connection may be one Output (another
+ * resource's `connection`, or a whole `pulumi.secret`): it is split into one Output per field, so
+ * that the credentials are secret there too (a whole secret stays secret in every field).
  * @internal
  */
-export function secretConnection(args: ConnectionArgs): pulumi.Input<ConnectionArgs> {
+export function secretConnection(args: pulumi.Input<ConnectionArgs>): pulumi.Input<ConnectionArgs> {
+  if (pulumi.Output.isInstance(args) || args instanceof Promise) {
+    const all = pulumi.output(args);
+    const wholeSecret = pulumi.isSecret(all);
+    // Fields derive from the unsecreted whole and are made secret one by one: a field derived from
+    // a secret would be secret even when absent, and a secret absent field reaches the provider as
+    // null instead of missing (`port: null`), where it fails validation.
+    const plain = pulumi.unsecret(all);
+    const out: Record<string, pulumi.Output<unknown>> = {};
+    for (const field of FIELDS) {
+      out[field] = plain.apply(async (c): Promise<pulumi.Input<unknown>> => {
+        const value = c[field];
+        if (value === undefined) return undefined;
+        const secret = (await wholeSecret) || (SECRET_FIELDS as readonly string[]).includes(field);
+        if (field === "jumpHost") {
+          const jump = pulumi.output(secretConnection(value as ConnectionArgs));
+          return secret ? pulumi.secret(jump) : jump;
+        }
+        return secret ? pulumi.secret(value) : value;
+      });
+    }
+    return out as unknown as ConnectionArgs;
+  }
   const out: ConnectionArgs = { ...args };
   for (const field of SECRET_FIELDS) {
     const value = args[field];
     if (value !== undefined) out[field] = pulumi.secret(value);
   }
-  if (args.jumpHost !== undefined) {
-    out.jumpHost = pulumi.output(args.jumpHost).apply((j) => pulumi.output(secretConnection(j)));
-  }
+  if (args.jumpHost !== undefined) out.jumpHost = secretConnection(args.jumpHost);
   return out;
 }
 
 /**
  * A connection from stack config: `host` (required), `port`, `user`, `hostKey` or `knownHosts`,
- * `privateKey`, `passphrase`, `password` (read as secrets), `agent` and `sudo`. Set them with
+ * `privateKey`, `passphrase`, `password` (read as secrets), `agent`, `sudo` and `timeoutSeconds`. Set them with
  * `pulumi config set host kvm1.example.com`, `pulumi config set --secret privateKey < key`, ...
  * Validation (a missing host key pin, a bad port) happens at preview like any other input.
  */
@@ -70,5 +100,6 @@ export function connectionFromConfig(config: pulumi.Config = new pulumi.Config()
     ...optional("password", config.getSecret("password")),
     ...optional("agent", config.get("agent")),
     ...optional("sudo", config.getBoolean("sudo")),
+    ...optional("timeoutSeconds", config.getNumber("timeoutSeconds")),
   };
 }

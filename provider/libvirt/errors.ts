@@ -1,6 +1,7 @@
 import { OvmfError } from "../errors.js";
 import { describeState, type StateWithReason } from "./domain-state.js";
 import { notRunningFix } from "./qemu-log.js";
+import { deniedFile, fileAccessHint, withoutQemuArguments, type DeniedFile } from "./file-access.js";
 
 /** What a failed virsh call was doing, for the message. */
 export interface VirshFailure {
@@ -45,6 +46,22 @@ export class LibvirtConnectionError extends VirshError {
 export class KvmUnavailableError extends VirshError {
   override name = "KvmUnavailableError";
 }
+/**
+ * QEMU, which runs as its own user, may not open a file the domain uses (disk, CD-ROM, loader,
+ * NVRAM): the file's owner, mode, directories or AppArmor/SELinux, not SSH or sudo.
+ */
+export class QemuFileAccessError extends VirshError {
+  override name = "QemuFileAccessError";
+  constructor(
+    failure: VirshFailure,
+    readonly denied: DeniedFile,
+    /** `namei -l` of the file on the host, one entry per component, when it could be read. */
+    namei?: readonly string[],
+  ) {
+    super({ ...failure, stderr: withoutQemuArguments(failure.stderr) }, fileAccessHint(denied, namei));
+  }
+}
+
 /** The domain's emulated TPM could not be set up (swtpm); the stderr carries the reason from its log. */
 export class TpmSetupError extends VirshError {
   override name = "TpmSetupError";
@@ -64,6 +81,9 @@ const RULES: Array<[RegExp, new (f: VirshFailure, hint: string) => VirshError, s
 
 /** Maps a failed virsh call to the most specific error its stderr allows. Pure. */
 export function classifyVirshError(failure: VirshFailure): VirshError {
+  // First: its "Permission denied" is QEMU's about a file, which the permission rule would blame on SSH.
+  const denied = deniedFile(failure.stderr);
+  if (denied !== undefined) return new QemuFileAccessError(failure, denied);
   for (const [pattern, ErrorClass, hint] of RULES) {
     if (pattern.test(failure.stderr)) return new ErrorClass(failure, hint);
   }

@@ -1,14 +1,12 @@
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
-import { HostKeyMismatchError, SshConnectionError } from "../errors.js";
-import { describeTarget, withDefaults, type ConnectionSpec } from "./connection.js";
+import { HostKeyMismatchError, SshConnectionError, SshTimeoutError } from "../errors.js";
+import { DEFAULT_TIMEOUT_SECONDS, describeTarget, withDefaults, type ConnectionSpec } from "./connection.js";
 import { parseHostKeyPin, sha256Fingerprint } from "./fingerprint.js";
 import { knownHostsName, verifyKnownHosts } from "./known-hosts.js";
 
-/** Per-dial timeout for the TCP connect and SSH handshake. */
-export const READY_TIMEOUT_MS = 20_000;
 /** Interval between SSH keepalive packets; three unanswered ones drop the connection. */
 export const KEEPALIVE_INTERVAL_MS = 15_000;
-/** Dial attempts before giving up, with exponential backoff from {@link RETRY_BASE_DELAY_MS}. */
+/** Dial attempts at most, with exponential backoff from {@link RETRY_BASE_DELAY_MS}, all within the connection's time limit. */
 export const DIAL_ATTEMPTS = 5;
 export const RETRY_BASE_DELAY_MS = 500;
 
@@ -21,41 +19,55 @@ export interface Dialed {
 export interface DialOptions {
   attempts?: number;
   baseDelayMs?: number;
+  /** When (`Date.now()` ms) the connection must be up at the latest; the connection's own limit may be earlier. */
+  deadline?: number;
+}
+
+/** Milliseconds a connection allows for opening it, retries included. */
+export function timeLimitMs(spec: ConnectionSpec): number {
+  return (spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
 }
 
 /**
  * Opens an SSH connection, verifying the host key (pin or known_hosts) before any credential is
- * sent, through the jump host if one is given. Transient failures are retried with backoff; a host
- * key mismatch or an authentication failure is not, since retrying cannot fix it.
+ * sent, through the jump host if one is given, within the connection's time limit. A refused or
+ * reset connection is retried with backoff while time is left; a host that does not answer is not
+ * (it used the time up), nor are a host key mismatch or an authentication failure (retrying cannot
+ * fix them).
  */
 export async function dial(spec: ConnectionSpec, options: DialOptions = {}): Promise<Dialed> {
   const attempts = options.attempts ?? DIAL_ATTEMPTS;
   const base = options.baseDelayMs ?? RETRY_BASE_DELAY_MS;
+  const deadline = Math.min(options.deadline ?? Infinity, Date.now() + timeLimitMs(spec));
   let last: unknown;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  let attempt = 0;
+  while (attempt < attempts) {
+    attempt++;
     try {
-      return await dialThrough(spec);
+      return await dialThrough(spec, deadline);
     } catch (err) {
       last = err;
-      if (isPermanent(err) || attempt === attempts) break;
-      await new Promise((r) => setTimeout(r, base * 2 ** (attempt - 1)));
+      const delay = base * 2 ** (attempt - 1);
+      if (isFinal(err) || Date.now() + delay >= deadline) break;
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, delay));
     }
   }
-  if (isPermanent(last) || attempts === 1) throw last;
+  if (isFinal(last) || attempt === 1) throw last;
   const cause = last instanceof SshConnectionError ? last.detail : last instanceof Error ? last.message : String(last);
-  throw new SshConnectionError(describeTarget(spec), `could not connect after ${attempts} attempts: ${cause}`, { cause: last });
+  throw new SshConnectionError(describeTarget(spec), `could not connect after ${attempt} attempts: ${cause}`, { cause: last });
 }
 
-function isPermanent(err: unknown): boolean {
-  return err instanceof HostKeyMismatchError || (err instanceof SshConnectionError && err.permanent);
+/** Whether another attempt cannot help: wrong host key or credentials, or no time left. */
+function isFinal(err: unknown): boolean {
+  return err instanceof HostKeyMismatchError || (err instanceof SshConnectionError && (err.permanent || err instanceof SshTimeoutError));
 }
 
-async function dialThrough(spec: ConnectionSpec): Promise<Dialed> {
+async function dialThrough(spec: ConnectionSpec, deadline: number): Promise<Dialed> {
   if (spec.jumpHost === undefined) {
-    const client = await dialOnce(spec);
+    const client = await dialOnce(spec, deadline);
     return { client, close: () => client.end() };
   }
-  const jump = await dial(spec.jumpHost, { attempts: 1 });
+  const jump = await dial(spec.jumpHost, { attempts: 1, deadline });
   try {
     const c = withDefaults(spec);
     const sock = await new Promise<ClientChannel>((resolve, reject) =>
@@ -63,7 +75,7 @@ async function dialThrough(spec: ConnectionSpec): Promise<Dialed> {
     ).catch((err: Error) => {
       throw new SshConnectionError(describeTarget(spec), `the jump host could not open a tunnel: ${err.message}`, { cause: err });
     });
-    const client = await dialOnce(spec, sock);
+    const client = await dialOnce(spec, deadline, sock);
     client.once("close", () => jump.close());
     return { client, close: () => client.end() };
   } catch (err) {
@@ -94,15 +106,17 @@ function hostKeyCheck(spec: ConnectionSpec) {
   return { verify, state };
 }
 
-function dialOnce(spec: ConnectionSpec, sock?: ClientChannel): Promise<Client> {
+function dialOnce(spec: ConnectionSpec, deadline: number, sock?: ClientChannel): Promise<Client> {
   const c = withDefaults(spec);
   const target = describeTarget(c);
   const check = hostKeyCheck(c);
+  // ssh2's readyTimeout covers the TCP connect, the handshake and the login.
+  const waitMs = Math.max(1, Math.ceil(deadline - Date.now()));
   const config: ConnectConfig = {
     host: c.host,
     port: c.port,
     username: c.user,
-    readyTimeout: READY_TIMEOUT_MS,
+    readyTimeout: waitMs,
     keepaliveInterval: KEEPALIVE_INTERVAL_MS,
     keepaliveCountMax: 3,
     hostVerifier: check.verify,
@@ -116,11 +130,22 @@ function dialOnce(spec: ConnectionSpec, sock?: ClientChannel): Promise<Client> {
 
   return new Promise((resolve, reject) => {
     const client = new Client();
+    let connected = sock !== undefined;
+    let settled = false;
     const onError = (err: Error & { level?: string; code?: string }) => {
+      // ssh2 reports one failure more than once: a timeout, then "Connection lost before handshake"
+      // when it closes the socket. This listener stays for good, because an 'error' event nobody
+      // listens to is an uncaught exception, which Pulumi's dynamic-provider host printed as a raw
+      // stack trace under the stack, once per attempt. (After the login, Session listens too.)
+      if (settled) return;
+      settled = true;
       client.removeListener("ready", onReady);
       client.end();
       const { presented, expected } = check.state;
-      if (err.level === "client-timeout" || presented === undefined) {
+      if (err.level === "client-timeout") {
+        const stage = !connected ? "tcp" : presented !== undefined ? "login" : remoteIdent(client) === undefined ? "greeting" : "handshake";
+        reject(new SshTimeoutError(target, describeTimeout(stage, waitMs, c.port, remoteIdent(client)), { cause: err }));
+      } else if (presented === undefined) {
         reject(new SshConnectionError(target, describeDialError(err), { cause: err }));
       } else if (/verification failed/i.test(err.message)) {
         reject(new HostKeyMismatchError(target, expected, presented));
@@ -130,11 +155,12 @@ function dialOnce(spec: ConnectionSpec, sock?: ClientChannel): Promise<Client> {
       }
     };
     const onReady = () => {
-      client.removeListener("error", onError);
+      settled = true;
       resolve(client);
     };
     client.once("ready", onReady);
-    client.once("error", onError);
+    client.on("error", onError);
+    client.once("connect", () => (connected = true));
     try {
       client.connect(config);
       // The handshake and every channel are a few small packets each way: with Nagle's algorithm
@@ -144,7 +170,7 @@ function dialOnce(spec: ConnectionSpec, sock?: ClientChannel): Promise<Client> {
       client.setNoDelay(true);
     } catch (err) {
       // ssh2 throws synchronously on a private key it cannot parse (or decrypt).
-      client.removeListener("error", onError);
+      settled = true;
       const message = err instanceof Error ? err.message : String(err);
       reject(new SshConnectionError(target, `connection.privateKey: ${message} (check the key text and its passphrase)`, { permanent: true }));
     }
@@ -157,8 +183,31 @@ function describeDialError(err: Error & { level?: string; code?: string }): stri
   }
   if (err.code === "ECONNREFUSED") return "connection refused: is sshd running and is the port right?";
   if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") return `cannot resolve the host name (${err.code})`;
-  if (err.level === "client-timeout" || /Timed out while waiting for handshake/.test(err.message)) {
-    return `no SSH handshake within ${READY_TIMEOUT_MS / 1000}s`;
-  }
+  if (err.code === "ECONNRESET") return "the connection was reset before the login finished";
+  if (/Connection lost before handshake/.test(err.message)) return "the host closed the connection before the SSH handshake (sshd refusing connections, or not sshd on that port?)";
   return err.message;
+}
+
+type Stage = "tcp" | "greeting" | "handshake" | "login";
+
+/** A time-out's message: how far the dial got says what is wrong with the host. */
+function describeTimeout(stage: Stage, waitMs: number, port: number, ident: string | undefined): string {
+  const within = `within ${Number((waitMs / 1000).toFixed(1))}s`;
+  const what = {
+    tcp: `no TCP connection ${within}: the host is down or unreachable, or a firewall drops the packets`,
+    greeting: `the host accepted the TCP connection but sent no SSH greeting ${within}: the machine may be hung, or what listens on port ${port} is not sshd`,
+    handshake: `the host sent an SSH greeting (${ident ?? "?"}) but did not finish the key exchange ${within}`,
+    login: `the host key was verified but the login did not finish ${within}`,
+  }[stage];
+  return `${what}; connection.timeoutSeconds sets how long to wait (default ${DEFAULT_TIMEOUT_SECONDS}s)`;
+}
+
+/**
+ * The server's identification line once ssh2 has read it (ssh2 keeps it in a private field and
+ * emits no event for it), printable characters only. Without it, a hung host that never sent one
+ * and an sshd stuck in the key exchange would read alike.
+ */
+function remoteIdent(client: Client): string | undefined {
+  const v = (client as unknown as { _remoteVer?: unknown })._remoteVer;
+  return typeof v === "string" && v !== "" ? v.replace(/[^\x20-\x7e]/g, "?").slice(0, 60) : undefined;
 }

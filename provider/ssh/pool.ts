@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import { SshTimeoutError } from "../errors.js";
 import { describeTarget, withDefaults, type ConnectionSpec } from "./connection.js";
-import { dial } from "./dial.js";
+import { dial, timeLimitMs } from "./dial.js";
 import { Session } from "./session.js";
 
 /** Idle pooled connections close after this long. */
@@ -38,14 +39,18 @@ export function poolKey(spec: ConnectionSpec): string {
   return `${c.user}@${c.host}:${c.port}#${secret}${jump}`;
 }
 
-/** The pooled connection for `spec`, dialing (again) when there is none or it was lost. */
+/**
+ * The pooled connection for `spec`, dialing (again) when there is none or it was lost. Callers that
+ * come while a dial is under way share its outcome, failure included: dialing again at once would
+ * make them wait as long again for the same host.
+ */
 export async function getSession(spec: ConnectionSpec): Promise<Session> {
   const p = pool();
   const key = poolKey(spec);
   const existing = p.sessions.get(key);
   if (existing !== undefined) {
-    const session = await existing.catch(() => undefined);
-    if (session !== undefined && !session.closed) return session;
+    const session = await existing;
+    if (!session.closed) return session;
     if (p.sessions.get(key) === existing) p.sessions.delete(key);
   }
   const dialing = dial(spec).then((dialed) => {
@@ -53,8 +58,16 @@ export async function getSession(spec: ConnectionSpec): Promise<Session> {
     return new Session(describeTarget(spec), dialed);
   });
   p.sessions.set(key, dialing);
-  dialing.catch(() => {
-    if (p.sessions.get(key) === dialing) p.sessions.delete(key);
+  dialing.catch((err: unknown) => {
+    if (p.sessions.get(key) !== dialing) return;
+    // A host that did not answer within the time limit is not waited for again until as long has
+    // passed: an operation that falls back to another command (the virsh shell, then virsh) or a
+    // preview check that skips and goes on would otherwise wait the whole limit once more.
+    // A refused or reset connection is dialed again by the next caller.
+    if (!(err instanceof SshTimeoutError)) return void p.sessions.delete(key);
+    setTimeout(() => {
+      if (p.sessions.get(key) === dialing) p.sessions.delete(key);
+    }, timeLimitMs(spec)).unref();
   });
   startSweeper(p);
   return dialing;

@@ -32,6 +32,18 @@ describe("validateConnection", () => {
     expect(validateConnection({ host: UNKNOWN, port: UNKNOWN, hostKey: UNKNOWN }, "connection", isUnknown)).toEqual([]);
     expect(validateConnection(UNKNOWN, "connection", isUnknown)).toEqual([]);
   });
+  it("checks timeoutSeconds: seconds from 1 to 3600", () => {
+    expect(validateConnection({ host: "kvm1", hostKey: FP, timeoutSeconds: 5 })).toEqual([]);
+    expect(validateConnection({ host: "kvm1", hostKey: FP, timeoutSeconds: UNKNOWN }, "connection", isUnknown)).toEqual([]);
+    for (const bad of [0, -1, 3601, "30", Number.NaN]) {
+      expect(validateConnection({ host: "kvm1", hostKey: FP, timeoutSeconds: bad })).toEqual([
+        { property: "connection.timeoutSeconds", reason: `timeoutSeconds must be a number of seconds from 1 to 3600 (default 30), got ${JSON.stringify(bad)}` },
+      ]);
+    }
+    expect(validateConnection({ host: "kvm1", hostKey: FP, jumpHost: { host: "bastion", hostKey: FP, timeoutSeconds: 0 } }).map((f) => f.property)).toEqual([
+      "connection.jumpHost.timeoutSeconds",
+    ]);
+  });
   it("reports a missing connection", () => {
     expect(validateConnection(undefined)[0]!.property).toBe("connection");
   });
