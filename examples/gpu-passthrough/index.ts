@@ -17,7 +17,7 @@ export const domain = new Q35Domain("gaming", {
   vcpus: 8,
   cpuMode: "host-passthrough",
   domainType: "kvm",
-  disks: [{ path: "/var/lib/libvirt/images/gaming.qcow2", format: "qcow2", bootOrder: 1 }],
+  disks: [{ path: config.get("disk") ?? "/var/lib/libvirt/images/gaming.qcow2", format: "qcow2", bootOrder: 1 }],
   graphics: { type: "none" },
   hostdevs: [
     { address: config.get("gpu") ?? "0000:01:00.0", primaryGpu: true },

@@ -26,12 +26,15 @@ export function swtpmFailureReason(log: string): string | undefined {
   return reasons.length === 0 ? undefined : reasons.slice(0, 3).join(" ");
 }
 
+// Q35Domain's tpm is a TpmState (there is no false to set); SecureBootVm's is a boolean.
+const WITHOUT_TPM = "go without a TPM: leave out tpm and its TpmState (SecureBootVm: tpm: false)";
+
 /** What to do about a TPM set-up failure, given its reason. */
 export function swtpmFix(reason: string | undefined, logPath: string): string {
   const rights = reason === undefined ? null : /Need read\/write rights on (\/\S+?) for user (\S+?)\.?$/m.exec(reason);
   if (rights?.[1] !== undefined && rights[2] !== undefined) {
     const dir = rights[1].replace(/\/[^/]+$/, "");
-    return `libvirt runs swtpm as user ${rights[2]}, which cannot write ${dir}: on the host run \`chown -R ${rights[2]} ${dir}\`, or set tpm: false to start without a TPM`;
+    return `libvirt runs swtpm as user ${rights[2]}, which cannot write ${dir}: on the host run \`chown -R ${rights[2]} ${dir}\`, or ${WITHOUT_TPM}`;
   }
-  return `swtpm (the TPM 2.0 emulator) could not create the TPM state; see ${logPath} on the host, or set tpm: false to start without a TPM`;
+  return `swtpm (the TPM 2.0 emulator) could not create the TPM state; see ${logPath} on the host, or ${WITHOUT_TPM}`;
 }

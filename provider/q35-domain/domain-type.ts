@@ -6,6 +6,7 @@ import type { Host } from "../host/host.js";
 import { describeState } from "../libvirt/domain-state.js";
 import { qemuLogPath } from "../libvirt/qemu-log.js";
 import * as virsh from "../libvirt/virsh.js";
+import { cpuElement } from "../libvirt/domain-xml.js";
 import { serialLogPath } from "./spec.js";
 import { identity } from "../ssh/connection.js";
 
@@ -17,6 +18,8 @@ export interface ProbeGuest {
   secureBoot: boolean;
   needsSmm: boolean;
   cpuMode: string;
+  /** The named model of cpuMode "custom": KVM must run exactly this model (a host CPU without its features cannot). */
+  cpuModel?: string;
   /** An `<emulator>` the domain sets in devicesXml, else libvirt's default. */
   emulator?: string;
 }
@@ -33,7 +36,7 @@ function cache(): Map<string, Promise<"kvm" | "qemu">> {
 
 /**
  * `auto` → kvm when KVM on this host really runs the domain's firmware: a throwaway transient domain
- * boots the same CODE image (with SMM when needed, the same CPU mode and emulator) until OVMF's boot
+ * boots the same CODE image (with SMM when needed, the same CPU mode and model, and emulator) until OVMF's boot
  * manager prints on the serial console; else qemu (TCG, slower but complete), with a warning that
  * says why. Nested KVM often starts a guest and then stops it on its first unusual instruction, so
  * "it starts" proves nothing. Probed once per host and guest kind per provider process, and the
@@ -75,19 +78,25 @@ export interface Verdict {
 }
 
 async function probeKvmOnce(host: Host, guest: ProbeGuest): Promise<"kvm" | "qemu"> {
+  const verdict = await domainTypeVerdict(host, guest);
+  if (verdict.type === "qemu") await fallBackWarning(host, guest, verdict.why ?? "");
+  return verdict.type;
+}
+
+/**
+ * What `auto` decides for `guest` on this host, and why when it is qemu, without warning (the host
+ * readiness check reports it): the verdict kept on the host, else a new probe's, which is kept.
+ */
+export async function domainTypeVerdict(host: Host, guest: ProbeGuest): Promise<Verdict> {
   const emulator = guest.emulator ?? "/usr/bin/qemu-system-x86_64";
   const r = await host.run(["sh", "-c", PROBE_KEY, "sh", PROBE_CACHE_DIR, emulator, guest.codePath, JSON.stringify(guest)]);
   const [digest, kept] = r.code === 0 ? parseKept(r.stdout) : [undefined, undefined];
-  if (kept !== undefined) {
-    if (kept.type === "qemu") await fallBackWarning(host, guest, kept.why ?? "see the first run's warning");
-    return kept.type;
-  }
+  if (kept !== undefined) return kept.type === "qemu" ? { type: "qemu", why: kept.why ?? "see the first run's warning" } : kept;
   const file = digest === undefined ? undefined : `${PROBE_CACHE_DIR}/kvm-probe-${digest}.json`;
   const verdict = await probeVerdict(host, guest);
-  if (verdict.type === "qemu") await fallBackWarning(host, guest, verdict.why ?? "");
   // Keeping the verdict is an optimisation: a host that refuses the write probes again next time.
   if (file !== undefined) await writeFileAtomic(host, file, Buffer.from(JSON.stringify(verdict)), { mode: "644", mkdir: true }).catch(() => undefined);
-  return verdict.type;
+  return verdict;
 }
 
 /** The digest and the kept verdict {@link PROBE_KEY} printed. Pure. @internal (tests) */
@@ -104,7 +113,8 @@ export function parseKept(out: string): [string | undefined, Verdict | undefined
 }
 
 function describeGuest(guest: ProbeGuest): string {
-  return `OVMF (${guest.codePath}) in a ${guest.cpuMode} guest${guest.needsSmm ? " with SMM (Secure Boot needs it)" : ""}`;
+  const cpu = guest.cpuModel === undefined ? guest.cpuMode : `${guest.cpuMode} (${guest.cpuModel})`;
+  return `OVMF (${guest.codePath}) in a ${cpu} guest${guest.needsSmm ? " with SMM (Secure Boot needs it)" : ""}`;
 }
 
 async function fallBackWarning(host: Host, guest: ProbeGuest, why: string): Promise<void> {
@@ -130,7 +140,7 @@ export function probeDomainXml(name: string, guest: ProbeGuest, nvramPath: strin
         nvram: { "@_template": guest.varsTemplatePath, "#text": nvramPath },
       },
       features: { acpi: "", ...(guest.needsSmm ? { smm: { "@_state": "on" } } : {}) },
-      cpu: { "@_mode": guest.cpuMode },
+      cpu: cpuElement(guest.cpuMode, guest.cpuModel),
       devices: {
         ...(guest.emulator === undefined ? {} : { emulator: guest.emulator }),
         serial: { "@_type": "file", source: { "@_path": serialPath }, target: { "@_port": 0 } },

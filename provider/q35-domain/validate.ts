@@ -18,6 +18,26 @@ function integer(f: Failure[], property: string, v: unknown, min: number, max: n
   if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) f.push({ property, reason: `${property} must be a whole number from ${min} to ${max} (${hint}), got ${JSON.stringify(v)}` });
 }
 
+const CPU_MODES = ["host-passthrough", "host-model", "maximum", "custom"];
+// libvirt's model names (virsh cpu-models x86_64): Skylake-Client-IBRS, EPYC-Rome, qemu64, ...
+const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+const MODELS_HINT = "virsh domcapabilities on the host lists the models it runs (usable='yes')";
+
+/** cpuMode and cpuModel: a model belongs to mode "custom", which has no default model. */
+function validateCpu(f: Failure[], i: DomainInputs): void {
+  if (known(i.cpuMode) && !CPU_MODES.includes(i.cpuMode as string)) {
+    f.push({ property: "cpuMode", reason: `cpuMode must be "host-passthrough" (the default under kvm), "host-model", "maximum" or "custom" (with cpuModel), got ${JSON.stringify(i.cpuMode)}` });
+  }
+  if (known(i.cpuModel) && (typeof i.cpuModel !== "string" || !CPU_MODEL.test(i.cpuModel))) {
+    f.push({ property: "cpuModel", reason: `${JSON.stringify(i.cpuModel)} is not a CPU model name: letters, digits and _ . + -, like "Skylake-Client" or "EPYC-Rome" (${MODELS_HINT})` });
+  } else if (known(i.cpuModel) && !isUnknown(i.cpuMode) && i.cpuMode !== "custom") {
+    f.push({ property: "cpuModel", reason: `cpuModel is the model of cpuMode "custom", but cpuMode is ${i.cpuMode === undefined ? "not set" : JSON.stringify(i.cpuMode)}: set cpuMode: "custom", or remove cpuModel` });
+  }
+  if (i.cpuMode === "custom" && i.cpuModel === undefined) {
+    f.push({ property: "cpuModel", reason: `cpuMode "custom" needs a model: set cpuModel, e.g. "Skylake-Client" (${MODELS_HINT})` });
+  }
+}
+
 /**
  * Preview-time validation of a Q35Domain: every failure names the property and the fix.
  * Unknown values (outputs of resources not created yet) pass.
@@ -52,12 +72,13 @@ export function validateDomain(i: DomainInputs): Failure[] {
   if (known(i.domainType) && !["auto", "kvm", "qemu"].includes(i.domainType as string)) {
     f.push({ property: "domainType", reason: `domainType must be "auto" (default: kvm when usable), "kvm" or "qemu", got ${JSON.stringify(i.domainType)}` });
   }
+  validateCpu(f, i);
 
   const fw = i.firmware;
   if (known(fw) && known(fw.features) && i.secureBoot === true && !fw.features.includes("secure-boot")) {
     f.push({
       property: "secureBoot",
-      reason: `the firmware ${fw.codePath} does not support Secure Boot (its features: ${fw.features.join(", ") || "none"}): use a FirmwareImage with secureBoot: true, or set secureBoot: false`,
+      reason: `the firmware ${fw.codePath} does not support Secure Boot (its features: ${fw.features.join(", ") || "none"}): use a FirmwareImage with secureBoot: true (SecureBootVm: firmware), or set secureBoot: false (a SecureBootVm always enforces it)`,
     });
   }
   if (known(fw) && known(i.nvram) && known(fw.variant) && known(i.nvram.variant) && i.nvram.variant !== "" && fw.variant !== i.nvram.variant) {
@@ -69,7 +90,7 @@ export function validateDomain(i: DomainInputs): Failure[] {
     checkAbsolutePath(f, `${p}.path`, d.path, "/var/lib/libvirt/images/web.qcow2");
     if (known(d.bus) && (d.bus as string) === "ide") f.push({ property: `${p}.bus`, reason: `IDE controllers are unsupported on q35 ("IDE controllers are unsupported for this QEMU binary or machine type"): use bus "sata" or "virtio"` });
     else if (known(d.bus) && !["virtio", "sata", "scsi"].includes(d.bus as string)) f.push({ property: `${p}.bus`, reason: `bus must be "virtio" (default), "sata" or "scsi", got ${JSON.stringify(d.bus)}` });
-    if (known(d.format) && !["raw", "qcow2"].includes(d.format as string)) f.push({ property: `${p}.format`, reason: `format must be "raw" (default) or "qcow2"` });
+    if (known(d.format) && !["raw", "qcow2"].includes(d.format as string)) f.push({ property: `${p}.format`, reason: `format must be "raw" or "qcow2" (default: read from the file), got ${JSON.stringify(d.format)}` });
   });
   list(i.cdroms).forEach((c, n) => {
     const p = `cdroms[${n}]`;

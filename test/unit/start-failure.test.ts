@@ -104,4 +104,9 @@ describe("the KVM probe's domain", () => {
     expect(xml).not.toContain("smm");
     expect(xml).toContain(`secure="no"`);
   });
+
+  it("runs a custom CPU model exactly as the domain will (KVM on a host without its features cannot)", () => {
+    const xml = probeDomainXml("p", { ...guest, cpuMode: "custom", cpuModel: "Skylake-Client" }, "/nv", "/log");
+    expect(xml).toContain(`<cpu mode="custom" match="exact"><model fallback="forbid">Skylake-Client</model></cpu>`);
+  });
 });

@@ -36,7 +36,7 @@ describe("swtpm failures", () => {
 
   it("turns a rights problem into the command that fixes it", () => {
     const fix = swtpmFix(swtpmFailureReason(LOG), "/var/log/swtpm/libvirt/qemu/vm1-swtpm.log");
-    expect(fix).toBe("libvirt runs swtpm as user tss, which cannot write /var/lib/swtpm-localca: on the host run `chown -R tss /var/lib/swtpm-localca`, or set tpm: false to start without a TPM");
-    expect(swtpmFix(undefined, "/var/log/swtpm/x.log")).toMatch(/see \/var\/log\/swtpm\/x\.log on the host, or set tpm: false/);
+    expect(fix).toBe("libvirt runs swtpm as user tss, which cannot write /var/lib/swtpm-localca: on the host run `chown -R tss /var/lib/swtpm-localca`, or go without a TPM: leave out tpm and its TpmState (SecureBootVm: tpm: false)");
+    expect(swtpmFix(undefined, "/var/log/swtpm/x.log")).toMatch(/see \/var\/log\/swtpm\/x\.log on the host, or go without a TPM: leave out tpm and its TpmState \(SecureBootVm: tpm: false\)$/);
   });
 });
