@@ -119,6 +119,6 @@ export function selectFirmware(files: readonly DescriptorFile[], searchPath: rea
   const found = reasons.length === 0 ? `no descriptors in ${searchPath.join(", ")}` : reasons.join("; ");
   throw new NoMatchingFirmwareError(
     `no QEMU firmware descriptor matches UEFI, split flash, x86_64 ${machine}, ${wanted}. Found: ${found}. ` +
-      `Install the distribution's OVMF package (Debian: ovmf), relax the feature request, or give codePath and varsTemplatePath.`,
+      `Install the distribution's OVMF package (Debian: ovmf), relax the feature request, or give codePath and varsTemplatePath (SecureBootVm: firmware, a FirmwareImage with them).`,
   );
 }

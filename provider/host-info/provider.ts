@@ -1,8 +1,9 @@
 import { Host } from "../host/host.js";
 import * as virsh from "../libvirt/virsh.js";
-import type { LibvirtVersions } from "../libvirt/version.js";
 import { describeTarget, validateConnection, type ConnectionSpec, type Failure } from "../ssh/connection.js";
 import { isUnknown, stripProvider } from "../dynamic.js";
+import { checkHost } from "./check-host.js";
+import type { Readiness } from "./readiness.js";
 
 /** HostInfo inputs: just where the host is. */
 export interface HostInfoInputs {
@@ -14,10 +15,20 @@ export interface HostInfoOutputs extends HostInfoInputs {
   libvirtVersion: string;
   hypervisor: string;
   hypervisorVersion: string;
+  /** The host's distribution (/etc/os-release's PRETTY_NAME). */
+  distribution: string;
+  /** What the host has and lacks for pulumi-ovmf: the report `npx pulumi-ovmf check-host` prints. */
+  readiness: Readiness;
 }
 
-function queryHost(connection: ConnectionSpec): Promise<LibvirtVersions> {
-  return virsh.version(new Host(connection));
+type HostReport = Omit<HostInfoOutputs, keyof HostInfoInputs>;
+
+async function queryHost(connection: ConnectionSpec): Promise<HostReport> {
+  const { distribution, readiness, facts } = await checkHost(connection);
+  // The probe read the versions; when libvirt did not answer, virsh's own call fails with its
+  // classified error (as HostInfo always has): HostInfo's versions are not optional.
+  const v = facts.libvirt.ok ? facts.libvirt.versions : await virsh.version(new Host(connection));
+  return { libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion, distribution, readiness };
 }
 
 export const hostInfoProvider = {
@@ -35,22 +46,19 @@ export const hostInfoProvider = {
 
   async create(inputs: HostInfoInputs) {
     const clean = stripProvider(inputs) as unknown as HostInfoInputs;
-    const v = await queryHost(clean.connection);
-    const outs: HostInfoOutputs = { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion };
+    const outs: HostInfoOutputs = { ...clean, ...(await queryHost(clean.connection)) };
     // A change of host, port or user is another HostInfo (replace); the id says which.
     return { id: describeTarget(clean.connection), outs };
   },
 
   async read(id: string, props: HostInfoOutputs) {
     const clean = stripProvider(props) as unknown as HostInfoOutputs;
-    const v = await queryHost(clean.connection);
-    return { id, props: { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion } };
+    return { id, props: { ...clean, ...(await queryHost(clean.connection)) } };
   },
 
   async update(_id: string, _olds: HostInfoOutputs, news: HostInfoInputs) {
     const clean = stripProvider(news) as unknown as HostInfoInputs;
-    const v = await queryHost(clean.connection);
-    return { outs: { ...clean, libvirtVersion: v.libvirt, hypervisor: v.hypervisor, hypervisorVersion: v.hypervisorVersion } };
+    return { outs: { ...clean, ...(await queryHost(clean.connection)) } };
   },
 
   async delete(): Promise<void> {

@@ -29,3 +29,19 @@ export function parseVirshVersion(stdout: string): LibvirtVersions {
   }
   return { libvirt, hypervisor: hv[1], hypervisorVersion: hv[2] };
 }
+
+/**
+ * Whether a dotted version (`9.0.0`, `8.10`, `7.2.22`) is at least `min`, numerically part by part
+ * (8.10 is newer than 8.9). Pure.
+ */
+export function versionAtLeast(version: string, min: string): boolean {
+  const parts = (v: string) => v.split(".").map((p) => Number.parseInt(p, 10) || 0);
+  const a = parts(version);
+  const b = parts(min);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
