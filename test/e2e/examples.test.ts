@@ -26,14 +26,23 @@ const dir = (name: string) => path.join(REPO_ROOT, "examples", name);
 const stack = (name: string) => new TestStack(dir(name), STACK);
 const a = new Host(hostConnection("a"));
 const b = new Host(hostConnection("b"));
+// The examples' disk images, made on the test host: a disk's format is read from its file at
+// preview, so a preview with no file there fails (disks[0].path).
+const DISKS: Record<string, string> = {
+  "gpu-passthrough": "/var/lib/libvirt/images/e2e-examples-gaming.qcow2",
+  "windows-install": "/var/lib/libvirt/images/e2e-examples-win11.qcow2",
+};
+const configOf = (name: string) => (DISKS[name] === undefined ? [] : [`disk=${DISKS[name]}`]);
 
 describe("examples", () => {
   beforeAll(async () => {
     await requirePulumiCli();
     for (const e of EXAMPLES) await installProject(dir(e));
+    for (const disk of Object.values(DISKS)) await a.check(["qemu-img", "create", "-q", "-f", "qcow2", "--", disk, "64M"], `qemu-img create ${disk}`);
   });
   afterAll(async () => {
     for (const e of EXAMPLES) await stack(e).destroyIfPresent();
+    await a.run(["rm", "-f", "--", ...Object.values(DISKS)]);
     closeAll();
   });
 
@@ -57,7 +66,7 @@ describe("examples", () => {
   it.each(EXAMPLES)("%s passes pulumi preview on a fresh stack", async (name) => {
     const s = stack(name);
     await s.destroyIfPresent();
-    const { summary } = await s.preview({ diff: true });
+    const { summary } = await s.preview({ diff: true, config: configOf(name) });
     expect(summary.create).toBeGreaterThan(0);
     await s.destroy({ remove: true });
   });
@@ -66,7 +75,7 @@ describe("examples", () => {
     const s = stack("gpu-passthrough");
     const before = await virsh.list(a);
     // This test host has no device at 0000:01:00.0/.1 (or no IOMMU): a warning per device.
-    const { summary, stdout } = await s.preview();
+    const { summary, stdout } = await s.preview({ config: configOf("gpu-passthrough") });
     expect(summary.create).toBeGreaterThan(0);
     expect(stdout).toMatch(/warning: Q35Domain "gaming": hostdevs\[0\]\.address: (there is no PCI device 0000:01:00\.0 on root@127\.0\.0\.1:\d+|0000:01:00\.0 on root@127\.0\.0\.1:\d+ is in no IOMMU group)/);
     expect(stdout).toContain('Q35Domain "gaming": hostdevs[1].address');
