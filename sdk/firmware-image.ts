@@ -15,7 +15,7 @@ export interface FirmwareFile {
 /** Inputs of {@link FirmwareImage}. Give nothing but `connection` to use the host's best UEFI firmware for q35. */
 export interface FirmwareImageArgs {
   /** The libvirt host. */
-  connection: ConnectionArgs;
+  connection: pulumi.Input<ConnectionArgs>;
   /**
    * Require (`true`) or exclude (`false`) Secure Boot support when choosing from the host's QEMU
    * firmware descriptors. Default: either (on Debian the first match is the Secure Boot build with

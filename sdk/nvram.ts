@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "./owner.js";
 import nvramProvider from "../provider/shims/nvram.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
@@ -17,6 +18,9 @@ export const microsoftCertificates = MICROSOFT_CERTIFICATES;
 /** Where NVRAM files go when no `path` is given: libvirt's own NVRAM directory. */
 export const DEFAULT_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
 
+/** The file an Nvram named `name` gets without a `path`: `<DEFAULT_NVRAM_DIR>/<name>_VARS.fd`. */
+export const defaultNvramPath = (name: string): string => `${DEFAULT_NVRAM_DIR}/${name.replace(/[^A-Za-z0-9_.-]/g, "_")}_VARS.fd`;
+
 const declared = new WeakMap<object, pulumi.Output<{ path: string; variant: string }>>();
 
 /**
@@ -31,7 +35,7 @@ export function nvramLocation(nvram: Nvram): pulumi.Output<{ path: string; varia
 /** Inputs of {@link Nvram}. */
 export interface NvramArgs {
   /** The libvirt host. Changing it to another host moves the file (content preserved, sha256-verified). */
-  connection: ConnectionArgs;
+  connection: pulumi.Input<ConnectionArgs>;
   /** The firmware this NVRAM belongs to; its vars template is the starting content. */
   firmware?: FirmwareImage;
   /** A vars template on the host, instead of the firmware's. */
@@ -64,6 +68,13 @@ export interface NvramArgs {
    * is removed once the VM runs on the new host. SecureBootVm sets this with its own hostMove.
    */
   hostMove?: pulumi.Input<"cold" | "live">;
+  /**
+   * Take over a file already at `path` that this Nvram did not create: one made by hand or by
+   * virt-install, by a pulumi-ovmf before owner marks, or owned by another stack's Nvram (that
+   * stack then leaves it in place on destroy). Its content is kept. Default false: such a file
+   * fails `pulumi preview`, naming its owner.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**
@@ -111,12 +122,15 @@ export class Nvram extends pulumi.dynamic.Resource {
               variant,
             })),
       templatePath: args.templatePath,
-      path: args.path ?? `${DEFAULT_NVRAM_DIR}/${name.replace(/[^A-Za-z0-9_.-]/g, "_")}_VARS.fd`,
+      path: args.path ?? defaultNvramPath(name),
       source: args.source === undefined ? undefined : { connection: args.source.connection, path: args.source.path },
       backup: args.backup,
       resetTrigger: args.resetTrigger,
       secureBootKeys: args.secureBootKeys,
       hostMove: args.hostMove,
+      adopt: args.adopt,
+      owner: ownerOf(name, "Nvram", opts),
+      ownerId: undefined,
       sizeBytes: undefined,
       sha256: undefined,
       resolvedTemplatePath: undefined,

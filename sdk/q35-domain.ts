@@ -5,13 +5,14 @@ import type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, Seria
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
 import { nvramLocation, type Nvram } from "./nvram.js";
+import { ownerOf } from "./owner.js";
 
 export type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec };
 
 /** Inputs of {@link Q35Domain}. See the README's table for which changes restart or replace the domain. */
 export interface Q35DomainArgs {
   /** The libvirt host. Another host replaces the domain (its Nvram moves first). */
-  connection: ConnectionArgs;
+  connection: pulumi.Input<ConnectionArgs>;
   /** Domain name. Default: the resource name. Changing it replaces the domain; the NVRAM is kept. */
   name?: pulumi.Input<string>;
   /** Guest memory in MiB. */
@@ -33,7 +34,19 @@ export interface Q35DomainArgs {
   domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
   /** CPU mode. Default: host-passthrough under kvm, QEMU's default under qemu. */
   cpuMode?: pulumi.Input<"host-passthrough" | "host-model" | "maximum" | "custom">;
-  /** Disk images. Default bus virtio; q35 has no IDE. */
+  /**
+   * The CPU model of cpuMode "custom" (required there, refused with any other mode), e.g.
+   * "Skylake-Client": the guest gets exactly this model or does not start (libvirt's
+   * `<model fallback='forbid'>`); `virsh domcapabilities` on the host lists the usable ones.
+   * With domainType "auto" the KVM probe runs this model too. Changing it restarts the domain.
+   */
+  cpuModel?: pulumi.Input<string>;
+  /**
+   * Disk images. Default bus virtio; q35 has no IDE. A disk's `format` defaults to the file's real
+   * one, read on the host (`qemu-img info`, so the host needs qemu-utils / qemu-img) and recorded
+   * in the stack: a qcow2 made with `qemu-img create -f qcow2` needs no `format`. A declared format
+   * that is not the file's, a missing file or a broken backing chain fails `pulumi preview`.
+   */
   disks?: pulumi.Input<pulumi.Input<DiskSpec>[]>;
   /** CD-ROM drives (SATA by default): an ISO, or an empty tray without `path`. */
   cdroms?: pulumi.Input<pulumi.Input<CdromSpec>[]>;
@@ -125,6 +138,8 @@ export class Q35Domain extends pulumi.dynamic.Resource {
       resolvedDomainType: undefined,
       xml: undefined,
       serialLogPath: undefined,
+      owner: ownerOf(name, "Q35Domain", opts),
+      ownerId: undefined,
     };
     super(q35DomainProvider, name, props, pulumi.mergeOptions(opts, { dependsOn: [nvram] }), "ovmf", "Q35Domain");
   }

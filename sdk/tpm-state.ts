@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "./owner.js";
 import tpmStateProvider from "../provider/shims/tpm-state.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { TpmCertificate } from "../provider/tpm-state/certificates.js";
@@ -8,7 +9,7 @@ export type { TpmCertificate };
 /** Inputs of {@link TpmState}. */
 export interface TpmStateArgs {
   /** The libvirt host. Changing it to another host moves the state (owner, modes and sha256 verified). */
-  connection: ConnectionArgs;
+  connection: pulumi.Input<ConnectionArgs>;
   /**
    * The VM's UUID, which names the state directory (/var/lib/libvirt/swtpm/<uuid>) and becomes the
    * domain's UUID. Default: minted at create and kept for the VM's life. Give an existing domain's
@@ -36,6 +37,12 @@ export interface TpmStateArgs {
    * migration fills with the TPM's state; libvirt removes the old state once the VM runs there.
    */
   hostMove?: pulumi.Input<"cold" | "live">;
+  /**
+   * With `uuid`: take over a state that another stack's (or resource's) TpmState owns; that stack
+   * then leaves it in place on destroy. Default false: such a state fails `pulumi preview`, naming
+   * its owner. (A state no TpmState marked, e.g. a VM's made by libvirt, is taken over with `uuid` alone.)
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**
@@ -69,6 +76,9 @@ export class TpmState extends pulumi.dynamic.Resource {
       source: args.source === undefined ? undefined : { connection: args.source.connection, uuid: args.source.uuid },
       allowIdentityClone: args.allowIdentityClone,
       hostMove: args.hostMove,
+      adopt: args.adopt,
+      owner: ownerOf(name, "TpmState", opts),
+      ownerId: undefined,
       path: undefined,
       manufactured: undefined,
       sha256: undefined,

@@ -178,8 +178,12 @@ async function copy(from: Host, fromPath: string, to: Host, toPath: string, opti
 // is those bytes, and the source needs no second hash), or "exists <size>\n". Shell expansions
 // instead of dirname, basename and cut: a fleet of copies is fewer processes on the host.
 const COPY_NEW = `set -eu
-src=$1 target=$2 mode=$3 owner=$4 known=$5
-if [ -e "$target" ]; then printf 'exists %s\\n' "$(stat -L -c %s -- "$target")"; exit 0; fi
+src=$1 target=$2 mode=$3 owner=$4 known=$5 markpath=\${6:-} mark=\${7:-}
+if [ -e "$target" ]; then
+  printf 'exists %s\\n' "$(stat -L -c %s -- "$target")"
+  if [ -n "$markpath" ] && [ -f "$markpath" ]; then cat -- "$markpath"; fi
+  exit 0
+fi
 [ -f "$src" ] || { echo "$src does not exist" >&2; exit 2; }
 case $target in
 */) echo "$target is not a file path" >&2; exit 2;;
@@ -188,6 +192,14 @@ case $target in
 esac
 base=\${target##*/}
 [ -d "$dir" ] || mkdir -p -- "$dir"
+# The mark goes first: a copy cut off midway leaves a mark without a file, which the next create
+# writes again; never a file without its mark.
+if [ -n "$markpath" ]; then
+  mt=$(mktemp -- "$markpath.XXXXXX")
+  printf '%s' "$mark" > "$mt"; chmod -- "$mode" "$mt"
+  if [ -n "$owner" ]; then chown -- "$owner" "$mt"; fi
+  mv -f -- "$mt" "$markpath"
+fi
 tmp=$(mktemp -- "$dir/.$base.XXXXXX")
 trap 'rm -f -- "$tmp"' EXIT; trap 'exit 129' HUP INT TERM PIPE
 cat -- "$src" > "$tmp"
@@ -208,7 +220,13 @@ trap - EXIT
 sync -- "$dir" 2>/dev/null || true`;
 
 /** What {@link copyNew} did. */
-export type CopyNew = { created: true; content: Buffer; sha256: string } | { created: false; size: number };
+export type CopyNew = { created: true; content: Buffer; sha256: string } | { created: false; size: number; mark?: string };
+
+/** A small file written beside a new file (before it), or read when the target exists: an owner mark. */
+export interface CompanionFile {
+  path: string;
+  content: string;
+}
 
 // The bytes of the sources copied last (a vars template, for each VM of a fleet) by host and path
 // with their sha256: a copy whose sha256 is the same is not read back again. A few entries: a host
@@ -223,17 +241,22 @@ const rememberSource = (key: string, sha256: string, content: Buffer): void => {
 /**
  * Copies `from` to a new file `to` on the same host in one round trip, verified by sha256 on the
  * host and again here on the bytes it returns (not returned again for a source whose bytes were
- * seen with the same sha256); an existing `to` is left untouched and reported.
+ * seen with the same sha256); an existing `to` is left untouched and reported. A `companion` is
+ * written before the copy, or read (as `mark`) when `to` exists.
  */
-export async function copyNew(host: Host, from: string, to: string, options: WriteOptions = {}): Promise<CopyNew> {
+export async function copyNew(host: Host, from: string, to: string, options: WriteOptions = {}, companion?: CompanionFile): Promise<CopyNew> {
   const key = `${host.key}\u0000${from}`;
   const known = sources.get(key);
-  const r = await host.runRaw(["sh", "-c", COPY_NEW, "sh", from, to, options.mode ?? "600", options.owner ?? "", known?.sha256 ?? ""]);
+  const mark = companion === undefined ? [] : [companion.path, companion.content];
+  const r = await host.runRaw(["sh", "-c", COPY_NEW, "sh", from, to, options.mode ?? "600", options.owner ?? "", known?.sha256 ?? "", ...mark]);
   if (r.code !== 0) throw new RemoteCommandError(host.target, `copy ${from} to ${to}`, r.code, r.stderr);
   const newline = r.stdout.indexOf(10);
   const head = r.stdout.subarray(0, newline).toString("utf8");
   const exists = /^exists (\d+)$/.exec(head);
-  if (exists !== null) return { created: false, size: Number(exists[1]) };
+  if (exists !== null) {
+    const found = r.stdout.subarray(newline + 1).toString("utf8");
+    return { created: false, size: Number(exists[1]), ...(found === "" ? {} : { mark: found }) };
+  }
   const same = /^same ([0-9a-f]{64})$/.exec(head);
   if (same?.[1] !== undefined && known !== undefined && same[1] === known.sha256) return { created: true, content: Buffer.from(known.content), sha256: known.sha256 };
   const created = /^created ([0-9a-f]{64})$/.exec(head);

@@ -1,5 +1,6 @@
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import type { ResolvedDomain } from "../q35-domain/spec.js";
+import type { OwnerMark } from "../owner.js";
 
 /** Namespace of the metadata pulumi-ovmf writes into the domains it manages. */
 export const METADATA_NS = "urn:pulumi-ovmf:domain:1";
@@ -34,8 +35,18 @@ export function pciAddress(address: string): Node {
   return attrs({ domain: `0x${m[1] ?? "0000"}`, bus: `0x${m[2]}`, slot: `0x${m[3]}`, function: `0x${m[4]}` });
 }
 
+/**
+ * The `<cpu>` element of a mode, with the model of mode "custom": exactly that model
+ * (match='exact'), and a start refused rather than a silent fallback to another one
+ * (fallback='forbid'), as libvirt's formatdomain describes. Shared with the KVM probe. Pure.
+ */
+export function cpuElement(mode: string, model?: string): Node {
+  if (model === undefined) return attrs({ mode });
+  return { ...attrs({ mode, match: "exact" }), model: { ...attrs({ fallback: "forbid" }), "#text": model } };
+}
+
 /** The libvirt domain XML for a resolved Q35Domain. Built as a tree, never by string concatenation. */
-export function renderDomain(d: ResolvedDomain, uuid?: string): string {
+export function renderDomain(d: ResolvedDomain, uuid?: string, owner?: OwnerMark): string {
   let sd = 0;
   let vd = 0;
   const disks: Node[] = [];
@@ -98,7 +109,8 @@ export function renderDomain(d: ResolvedDomain, uuid?: string): string {
     serial: [{ ...attrs({ type: d.serial.type }), ...serialSource, target: attrs({ port: 0 }) }],
     console: [{ ...attrs({ type: d.serial.type }), ...serialSource, target: attrs({ type: "serial", port: 0 }) }],
     ...(d.usb ? { input: [attrs({ type: "tablet", bus: "usb" })] } : {}),
-    ...(d.graphics.type === "none" ? {} : { graphics: [{ ...attrs({ type: d.graphics.type, listen: d.graphics.listen ?? "127.0.0.1" }) }] }),
+    // autoport: libvirt gives a SPICE display without a port no socket at all (listen type none).
+    ...(d.graphics.type === "none" ? {} : { graphics: [{ ...attrs({ type: d.graphics.type, autoport: "yes", listen: d.graphics.listen ?? "127.0.0.1" }) }] }),
     video: [{ model: attrs({ type: d.graphics.type === "none" || primaryGpu ? "none" : "virtio" }) }],
     hostdev: hostdevs,
     ...(d.tpm ? { tpm: [{ ...attrs({ model: "tpm-crb" }), backend: attrs({ type: "emulator", version: "2.0" }) }] } : {}),
@@ -109,7 +121,7 @@ export function renderDomain(d: ResolvedDomain, uuid?: string): string {
     ...attrs({ type: d.domainType }),
     name: d.name,
     ...(uuid === undefined ? {} : { uuid }),
-    metadata: { "ovmf:domain": { ...attrs({ "xmlns:ovmf": METADATA_NS, nvram: d.nvram.path, shutdownTimeoutSeconds: d.shutdownTimeoutSeconds }) } },
+    metadata: { "ovmf:domain": { ...attrs({ "xmlns:ovmf": METADATA_NS, ...metadataAttrs(d, owner) }) } },
     memory: { ...attrs({ unit: "MiB" }), "#text": d.memoryMiB },
     vcpu: d.vcpus,
     os: {
@@ -118,7 +130,7 @@ export function renderDomain(d: ResolvedDomain, uuid?: string): string {
       nvram: d.nvram.path,
     },
     features: { acpi: "", apic: "", ...(smm ? { smm: attrs({ state: "on" }) } : {}) },
-    ...(d.cpuMode !== undefined ? { cpu: attrs({ mode: d.cpuMode }) } : d.domainType === "kvm" ? { cpu: attrs({ mode: "host-passthrough" }) } : {}),
+    ...(d.cpuMode !== undefined ? { cpu: cpuElement(d.cpuMode, d.cpuModel) } : d.domainType === "kvm" ? { cpu: cpuElement("host-passthrough") } : {}),
     clock: attrs({ offset: "utc" }),
     on_poweroff: "destroy",
     on_reboot: "restart",
@@ -126,6 +138,23 @@ export function renderDomain(d: ResolvedDomain, uuid?: string): string {
     devices,
   };
   return builder.build({ domain }) as string;
+}
+
+/** What pulumi-ovmf keeps in a domain's metadata: its NVRAM file, shutdown timeout and owner mark (see provider/owner.ts). */
+function metadataAttrs(d: ResolvedDomain, owner: OwnerMark | undefined): Record<string, string | number> {
+  return {
+    nvram: d.nvram.path,
+    shutdownTimeoutSeconds: d.shutdownTimeoutSeconds,
+    ...(owner === undefined ? {} : { ownerId: owner.id, ownerStack: owner.stack, ownerResource: owner.resource }),
+  };
+}
+
+/**
+ * The metadata element alone, as `virsh metadata --set` takes it (libvirt puts it in
+ * {@link METADATA_NS} under the key `ovmf`), to change the mark without redefining the domain.
+ */
+export function renderMetadata(d: ResolvedDomain, owner: OwnerMark | undefined): string {
+  return builder.build({ domain: attrs(metadataAttrs(d, owner)) }) as string;
 }
 
 /** Parses the escape-hatch XML and appends its elements to the devices. */

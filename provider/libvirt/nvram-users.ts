@@ -4,6 +4,7 @@ import { METADATA_NS } from "./domain-xml.js";
 import { coalesceAfter } from "../coalesce.js";
 import { definitions } from "./definitions.js";
 import type * as virsh from "./virsh.js";
+import type { OwnerMark } from "../owner.js";
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@_" });
 
@@ -16,12 +17,15 @@ export function nvramPathOf(domainXml: string): string | undefined {
 }
 
 /** The pulumi-ovmf metadata of a domain a Q35Domain manages, if it is one. Pure. */
-export function managedMetadata(domainXml: string): { shutdownTimeoutSeconds: number } | undefined {
+export function managedMetadata(domainXml: string): { shutdownTimeoutSeconds: number; owner?: OwnerMark } | undefined {
   const doc = parser.parse(domainXml) as { domain?: { metadata?: Record<string, Record<string, string> | undefined> } };
   for (const [tag, node] of Object.entries(doc.domain?.metadata ?? {})) {
     if (node === undefined || !tag.endsWith(":domain") && tag !== "domain") continue;
     const ns = Object.entries(node).find(([k]) => k.startsWith("@_xmlns"))?.[1];
-    if (ns === METADATA_NS) return { shutdownTimeoutSeconds: Number(node["@_shutdownTimeoutSeconds"] ?? 60) };
+    if (ns !== METADATA_NS) continue;
+    const id = node["@_ownerId"];
+    const owner = id === undefined ? undefined : { id, stack: node["@_ownerStack"] ?? "", resource: node["@_ownerResource"] ?? "" };
+    return { shutdownTimeoutSeconds: Number(node["@_shutdownTimeoutSeconds"] ?? 60), ...(owner === undefined ? {} : { owner }) };
   }
   return undefined;
 }

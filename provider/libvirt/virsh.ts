@@ -2,12 +2,14 @@ import type { Host } from "../host/host.js";
 import type { ExecOptions } from "../ssh/exec.js";
 import { parseStateWithReason, type DomainState, type StateWithReason } from "./domain-state.js";
 import { OvmfError } from "../errors.js";
-import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, TpmSetupError, VirshError } from "./errors.js";
+import { classifyVirshError, DomainNotFoundError, DomainNotRunningError, QemuFileAccessError, TpmSetupError, VirshError } from "./errors.js";
+import { parseNamei } from "./file-access.js";
 import { STEP_HELPERS, stepError } from "./steps.js";
 import { qemuFailureLines, qemuLogPath } from "./qemu-log.js";
 import { swtpmFailureReason, swtpmFix, swtpmLogPath } from "./swtpm.js";
 import { parseVirshVersion, type LibvirtVersions } from "./version.js";
 import { runInShell } from "./virsh-shell.js";
+import { METADATA_NS } from "./domain-xml.js";
 
 /** The libvirt connection URI virsh uses on the host: the system QEMU driver. */
 export const LIBVIRT_URI = "qemu:///system";
@@ -42,6 +44,14 @@ export async function define(host: Host, domain: string, xml: string): Promise<v
 }
 
 /**
+ * Replaces pulumi-ovmf's metadata element (see domain-xml.ts renderMetadata) in the persistent
+ * definition, without redefining the domain or touching the running guest.
+ */
+export async function setMetadata(host: Host, domain: string, element: string): Promise<void> {
+  await virsh(host, "metadata", ["--config", "--uri", METADATA_NS, "--key", "ovmf", "--set", element, "--", domain], domain);
+}
+
+/**
  * How long a started domain must keep running before a start counts: nested KVM stops an OVMF guest
  * within a second or two, a crashing QEMU sooner.
  */
@@ -64,6 +74,11 @@ async function startOnly(host: Host, domain: string): Promise<void> {
   try {
     await virsh(host, "start", ["--", domain], domain);
   } catch (err) {
+    if (err instanceof QemuFileAccessError) {
+      // The owner and mode of the file and of each directory above it say which one is in the way.
+      const namei = await host.run(["namei", "-l", "--", err.denied.path]).catch(() => undefined);
+      throw namei?.code === 0 ? new QemuFileAccessError(err.failure, err.denied, parseNamei(namei.stdout)) : err;
+    }
     const logPath = err instanceof VirshError ? swtpmLogPath(err.failure.stderr) : undefined;
     if (!(err instanceof VirshError) || logPath === undefined) throw err;
     // virsh only points to the TPM emulator's log; the reason is in it.

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readFile, sha256 } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import type { ConnectionSpec } from "../ssh/connection.js";
+import type { OwnerInput } from "../owner.js";
 import { encodeBackup } from "./backup.js";
 import type { SecureBootKeys } from "./enroll.js";
 import { describeVarStore, type VarStoreSummary } from "./varstore.js";
@@ -34,9 +35,15 @@ export interface NvramInputs {
    * after the VM runs on the new host.
    */
   hostMove?: "cold" | "live";
+  /** Take over a file already at `path` that this resource did not make (its content kept). */
+  adopt?: boolean;
+  /** The stack and resource creating the file, set by the SDK, for its owner mark (see provider/owner.ts). */
+  owner?: OwnerInput;
 }
 
 export interface NvramOutputs extends NvramInputs {
+  /** The id of the owner mark beside the file, minted at create. */
+  ownerId?: string;
   sizeBytes: number;
   /** sha256 of the file as last seen; "" when it was found missing. */
   sha256: string;

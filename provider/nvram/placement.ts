@@ -6,6 +6,9 @@ import { batchWhileBusy, FLEET_BURST } from "../coalesce.js";
 import { domainsUsingNvram, nvramUsersOn, type NvramUser } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { decodeBackup } from "./backup.js";
+import { warn } from "../engine-log.js";
+import { describeOwner, ownedByAnother } from "../owner.js";
+import { lookAt, MARK_SUFFIX, markPathOf } from "./ownership.js";
 import { enrollKeys, keysDiffer, type SecureBootKeys } from "./enroll.js";
 
 /** Where an NVRAM file's content comes from. */
@@ -54,7 +57,7 @@ export function withKeys(content: Buffer, keys: SecureBootKeys, path: string): B
     const why = (e as Error).message;
     const fix = /bytes too many/.test(why)
       ? "Declare fewer certificates or hashes, or use a 4M firmware build (its store holds 256 KiB)."
-      : "It is not an edk2 variable store (an OVMF VARS file) or it is damaged: restore it (backup: true keeps a copy), or set resetTrigger to start again from the template. Nothing was written.";
+      : "It is not an edk2 variable store (an OVMF VARS file) or it is damaged: restore it (backup: true keeps a copy; SecureBootVm: backupNvram), or set resetTrigger (SecureBootVm: nvramResetTrigger) to start again from the template. Nothing was written.";
     throw new OvmfError(`secureBootKeys: cannot write the keys into ${path}: ${why}. ${fix}`);
   }
 }
@@ -98,7 +101,7 @@ function refusal(host: Host, path: string, operation: string, which: "running" |
   const list = users.map((u) => `"${u.domain}" (${u.state})`).join(", ");
   const fix =
     which === "running"
-      ? `Stop the domain first (set running: false on its Q35Domain and run pulumi up, or virsh shutdown on the host), then ${operation} the NVRAM; a file QEMU may still be writing is never copied.`
+      ? `Stop the domain first (set running: false on its Q35Domain or SecureBootVm and run pulumi up, or virsh shutdown on the host), then ${operation} the NVRAM; a file QEMU may still be writing is never copied.`
       : `Undefine that domain first (virsh undefine --keep-nvram NAME) or point it at another NVRAM file, then retry.`;
   return new OvmfError(`cannot ${operation} NVRAM ${path} on ${host.target}: domain ${list} uses it. ${fix}`);
 }
@@ -107,29 +110,63 @@ function refusal(host: Host, path: string, operation: string, which: "running" |
 // domains (started after every one of them asked, as a delete alone does), then ONE `rm` of every
 // file no domain uses. A file a domain uses is refused exactly as a delete alone refuses it; when
 // the shared `rm` fails, each file is removed on its own so that its error is its own.
-async function deleteMany(items: Array<{ host: Host; path: string }>): Promise<Array<Error | undefined>> {
+// Removes each file with its owner mark, in one command, unless the mark's first line is not this
+// resource's id (another resource took the file over with adopt): then it prints "kept PATH".
+const REMOVE_OWNED = `suffix=$1; shift; n=$(($# / 2)); i=0
+while [ "$i" -lt "$n" ]; do
+  p=$1 id=$2; shift 2; i=$((i + 1))
+  if [ -f "$p$suffix" ]; then
+    first=; IFS= read -r first < "$p$suffix" || true
+    if [ "$first" != "id=$id" ]; then printf 'kept %s\\n' "$p"; continue; fi
+  fi
+  set -- "$@" "$p" "$p$suffix"
+done
+[ "$#" -eq 0 ] || rm -f -- "$@"`;
+
+interface DeleteItem {
+  host: Host;
+  path: string;
+  ownerId: string | undefined;
+}
+
+async function deleteMany(items: DeleteItem[]): Promise<Array<Error | undefined>> {
   const host = items[0]?.host;
   if (host === undefined) return [];
   const usersOf = await nvramUsersOn(host);
-  const results: Array<Error | undefined> = items.map((i) => {
-    const users = usersOf(i.path);
-    return users.length === 0 ? undefined : refusal(host, i.path, "delete", "any", users);
-  });
-  const free = [...new Set(items.filter((_, k) => results[k] === undefined).map((i) => i.path))];
-  if (free.length > 0 && (await host.run(["rm", "-f", "--", ...free])).code !== 0) {
-    const alone = new Map(free.map((p) => [p, removeFile(host, p).then(() => undefined, (e: unknown) => e as Error)]));
-    return Promise.all(results.map((r, k) => r ?? alone.get(items[k]?.path ?? "")));
+  // A file in use is refused, unless another resource took it over (adopt): then it is its own.
+  const results: Array<Error | "kept" | undefined> = await Promise.all(
+    items.map(async (i) => {
+      const users = usersOf(i.path);
+      if (users.length === 0) return undefined;
+      const found = await lookAt(host, i.path);
+      if (found.mark !== undefined && ownedByAnother(found.mark, i.ownerId)) {
+        await warn(`Nvram ${i.path} on ${host.target} was left in place and only removed from this stack: it now belongs to ${describeOwner(found.mark)}.`);
+        return "kept";
+      }
+      return refusal(host, i.path, "delete", "any", users);
+    }),
+  );
+  const free = [...new Map(items.filter((_, k) => results[k] === undefined).map((i) => [i.path, i.ownerId ?? ""])).entries()];
+  if (free.length === 0) return results.map((r) => (r === "kept" ? undefined : r));
+  const r = await host.run(["sh", "-c", REMOVE_OWNED, "sh", MARK_SUFFIX, ...free.flat()]);
+  if (r.code !== 0) {
+    const alone = new Map(free.map(([p]) => [p, removeFile(host, p).then(() => removeFile(host, markPathOf(p))).then(() => undefined, (e: unknown) => e as Error)]));
+    return Promise.all(results.map((res, k) => (res === "kept" ? undefined : (res ?? alone.get(items[k]?.path ?? "")))));
   }
-  return results;
+  for (const kept of r.stdout.split("\n").filter((l) => l.startsWith("kept ")).map((l) => l.slice(5))) {
+    await warn(`Nvram ${kept} on ${host.target} was left in place and only removed from this stack: another resource took it over (its owner mark is ${markPathOf(kept)}).`);
+  }
+  return results.map((r) => (r === "kept" ? undefined : r));
 }
 
-const deleteBatched = batchWhileBusy((i: { host: Host; path: string }) => i.host.key, deleteMany, FLEET_BURST);
+const deleteBatched = batchWhileBusy((i: DeleteItem) => i.host.key, deleteMany, FLEET_BURST);
 
 /**
- * Removes the NVRAM file unless a domain on the host (running or defined) uses it, sharing the
- * listing and the `rm` with the other deletes that reach the same host while one runs.
+ * Removes the NVRAM file and its owner mark unless a domain on the host (running or defined) uses
+ * it, sharing the listing and the `rm` with the other deletes that reach the same host while one
+ * runs. A file whose mark another resource's id (adopt) is left in place, with a warning.
  */
-export async function deleteUnlessUsed(host: Host, path: string): Promise<void> {
-  const failed = await deleteBatched({ host, path });
+export async function deleteUnlessUsed(host: Host, path: string, ownerId?: string): Promise<void> {
+  const failed = await deleteBatched({ host, path, ownerId });
   if (failed !== undefined) throw failed;
 }

@@ -10,6 +10,8 @@ import { deleteUnlessUsed, enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent,
 import { diffNvram, updateNvram } from "./update.js";
 import { checkSecureBootKeys } from "./keys-check.js";
 import { warn } from "../engine-log.js";
+import { ownerFor, parseMarkFile, type OwnerMark } from "../owner.js";
+import { lookAt, markFile, requireFileTakeover, takenPathFailures, writeMark } from "./ownership.js";
 
 /**
  * Changing PK, KEK, db or dbx changes what the firmware measures into TPM PCR 7: said in the
@@ -37,6 +39,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
   checkAbsolutePath(failures, "templatePath", inputs.templatePath, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
   checkBoolean(failures, "backup", inputs.backup, "false");
   checkHostMove(failures, inputs.hostMove);
+  checkBoolean(failures, "adopt", inputs.adopt, "false");
   if (inputs.firmware === undefined && inputs.templatePath === undefined && inputs.source === undefined) {
     failures.push({ property: "firmware", reason: "give firmware (a FirmwareImage), templatePath (a vars template on the host) or source (an Nvram to clone)" });
   }
@@ -58,6 +61,7 @@ async function check(olds: Record<string, unknown>, news: Record<string, unknown
       failures.push({ property: inputs.templatePath === undefined ? "firmware" : "templatePath", reason: variantMismatchReason(inputs.firmware.codePath, inputs.firmware.codeSize, template, found.size) });
     }
   }
+  if (failures.length === 0) failures.push(...(await takenPathFailures(prior, inputs)));
   return { inputs: inputs as unknown as Record<string, unknown>, failures };
 }
 
@@ -66,34 +70,42 @@ async function create(raw: NvramInputs) {
   const host = new Host(inputs.connection);
   const id = `${identity(inputs.connection)}:${inputs.path}`;
   const template = templateOf(inputs);
+  const owner = ownerFor(inputs.owner, undefined);
+  const withOwner = (outs: NvramOutputs, mark = owner) => ({ id, outs: mark === undefined ? outs : { ...outs, ownerId: mark.id } });
   // The common case, a new file from the template on its host, is one remote command (which also
-  // says the size of a file already there).
-  let existing: { size: number } | undefined;
+  // says the size and owner mark of a file already there, and writes the new file's mark first).
+  let existing: { size: number; mark?: OwnerMark } | undefined;
   if (inputs.source === undefined && inputs.secureBootKeys === undefined && template !== undefined) {
-    const made = await copyNew(host, template, inputs.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER });
-    if (made.created) return { id, outs: await describeNvram(inputs, host, { content: made.content, templateSha256: made.sha256 }) };
-    existing = made;
+    const made = await copyNew(host, template, inputs.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER }, owner === undefined ? undefined : markFile(inputs.path, owner));
+    if (made.created) return withOwner(await describeNvram(inputs, host, { content: made.content, templateSha256: made.sha256 }));
+    const mark = parseMarkFile(made.mark);
+    existing = { size: made.size, ...(mark === undefined ? {} : { mark }) };
   } else {
-    existing = await stat(host, inputs.path);
+    const [info, look] = await Promise.all([stat(host, inputs.path), lookAt(host, inputs.path)]);
+    existing = info === undefined ? undefined : { size: info.size, ...(look.mark === undefined ? {} : { mark: look.mark }) };
   }
   if (existing !== undefined) {
-    // Never overwrite a VM's variables by surprise: a file already there (for example kept when its
-    // domain was undefined) is taken over as it is.
+    // Never overwrite a VM's variables by surprise, nor take over another resource's file: only
+    // this resource's own (an earlier create whose result was lost) or, with adopt, a file
+    // already there is taken over as it is.
+    await requireFileTakeover(host, existing.mark, inputs);
     const templateInfo = template === undefined ? undefined : await stat(host, template);
     if (templateInfo !== undefined && templateInfo.size !== existing.size) {
       throw new OvmfError(
         `${inputs.path} already exists on ${host.target} with ${existing.size} bytes, but the vars template ${template} has ${templateInfo.size}: ` +
-          `it belongs to other firmware. Move or remove it, or choose another path.`,
+          `it belongs to other firmware. Move or remove it, or choose another path (SecureBootVm: nvramPath).`,
       );
     }
     // Declared keys are written into a file taken over (nothing is written when it already holds them).
     if (inputs.secureBootKeys !== undefined) await enrollInPlace(host, inputs.path, inputs.secureBootKeys);
-  } else {
-    const placement: Placement = inputs.source !== undefined ? { kind: "clone", from: new Host(inputs.source.connection), path: inputs.source.path } : { kind: "template", path: requireTemplate(inputs) };
-    const written = await placeContent(host, inputs.path, placement, inputs.secureBootKeys);
-    return { id, outs: await describeNvram(inputs, host, written) };
+    const mark = ownerFor(inputs.owner, existing.mark);
+    if (mark !== undefined && mark.id !== existing.mark?.id) await writeMark(host, inputs.path, mark);
+    return withOwner(await describeNvram(inputs, host), mark);
   }
-  return { id, outs: await describeNvram(inputs, host) };
+  const placement: Placement = inputs.source !== undefined ? { kind: "clone", from: new Host(inputs.source.connection), path: inputs.source.path } : { kind: "template", path: requireTemplate(inputs) };
+  if (owner !== undefined) await writeMark(host, inputs.path, owner);
+  const written = await placeContent(host, inputs.path, placement, inputs.secureBootKeys);
+  return withOwner(await describeNvram(inputs, host, written));
 }
 
 export const nvramProvider = {
@@ -110,9 +122,12 @@ export const nvramProvider = {
     return { id, props: await describeNvram(clean, host) };
   },
 
-  /** Removes the file, unless a domain this resource does not know about still uses it. */
+  /**
+   * Removes the file (and its owner mark), unless a domain this resource does not know about still
+   * uses it; a file another resource took over (adopt) is left in place.
+   */
   async delete(_id: string, props: NvramOutputs) {
     const host = new Host(props.connection);
-    await deleteUnlessUsed(host, props.path);
+    await deleteUnlessUsed(host, props.path, props.ownerId);
   },
 };

@@ -1,5 +1,7 @@
 import { OvmfError } from "../errors.js";
-import { copyFileKeeping, removeFile, sizeAndSha256, stat } from "../host/files.js";
+import { copyFileKeeping, sizeAndSha256, stat } from "../host/files.js";
+import { mintOwnerId } from "../owner.js";
+import { markPathOf, requireOwned, writeMark } from "./ownership.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
 import { domainsUsingNvram, type NvramUser } from "../libvirt/nvram-users.js";
@@ -28,7 +30,9 @@ export function diffNvram(olds: NvramOutputs, news: NvramInputs) {
     !same(olds.firmware, news.firmware) ||
     !same(olds.backup ?? false, news.backup ?? false) ||
     !same(olds.secureBootKeys, news.secureBootKeys) ||
-    !same(olds.connection, news.connection);
+    !same(olds.connection, news.connection) ||
+    // The owner mark is written (a state from before owner marks, a resource renamed with aliases).
+    (news.owner !== undefined && (olds.ownerId === undefined || !same(olds.owner, news.owner)));
   return { changes: asked || olds.sha256 === "", ...none };
 }
 
@@ -37,7 +41,22 @@ function restoreSource(olds: NvramOutputs, news: NvramInputs): Placement {
   return olds.backupData !== undefined ? { kind: "backup", data: olds.backupData } : { kind: "template", path: requireTemplate(news) };
 }
 
+/**
+ * Applies the change, then writes the owner mark where the file now is when it moved, the owner
+ * changed (a resource renamed with aliases) or the state is from before owner marks.
+ */
 export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promise<NvramOutputs> {
+  const owner = news.owner === undefined ? undefined : { ...news.owner, id: olds.ownerId ?? mintOwnerId() };
+  const outs = await updateContent(olds, news);
+  if (owner === undefined) return outs;
+  if (olds.ownerId === undefined || !same(olds.owner, news.owner) || moved(olds, news)) await writeMark(new Host(news.connection), news.path, owner);
+  return { ...outs, ownerId: owner.id };
+}
+
+/** Removes an NVRAM file and the owner mark beside it. */
+const removeWithMark = (host: Host, path: string) => host.check(["rm", "-f", "--", path, markPathOf(path)], `remove ${path}`).then(() => undefined);
+
+async function updateContent(olds: NvramOutputs, news: NvramInputs): Promise<NvramOutputs> {
   const oldHost = new Host(olds.connection);
   const newHost = new Host(news.connection);
   const reset = !same(olds.resetTrigger, news.resetTrigger);
@@ -48,11 +67,15 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
   if (!reset && olds.variant !== "" && newVariant !== undefined && newVariant !== olds.variant) {
     throw new OvmfError(
       `the firmware changed from a ${olds.variant} to a ${newVariant} build, and the NVRAM ${olds.path} was made for the old one. ` +
-        `Change resetTrigger to re-create it from the new vars template (this discards the VM's UEFI variables: boot entries and enrolled keys), or keep the ${olds.variant} firmware.`,
+        `Change resetTrigger (SecureBootVm: nvramResetTrigger) to re-create it from the new vars template (this discards the VM's UEFI variables: boot entries and enrolled keys), or keep the ${olds.variant} firmware.`,
     );
   }
 
-  if (moved(olds, news) && news.hostMove === "live" && !reset && !rekey) {
+  // Only what this resource owns is moved, reset or re-keyed: not a file another one took over.
+  if (moved(olds, news) || reset || rekey) await requireOwned(oldHost, olds, moved(olds, news) ? "move" : reset ? "reset" : "change the keys of");
+  // Only another host hands over live: a new path on the same host (a SecureBootVm renamed) is
+  // copied cold, after its domain stopped, since no migration will write the guest's last variables.
+  if (identity(olds.connection) !== identity(news.connection) && news.hostMove === "live" && !reset && !rekey) {
     const handedOver = await liveHandover(oldHost, newHost, olds, news);
     if (handedOver) return describeNvram(news, newHost);
   }
@@ -64,15 +87,15 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
       // A move whose result never reached the stack (the connection dropped) left its copy: the
       // same bytes as the source, or, once the source was removed, as the stack last recorded.
       const resumed = !reset && (source !== undefined ? target.sha256 === source.sha256 : target.sha256 === olds.sha256);
-      if (!resumed) throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path.`);
-      if (source !== undefined) await removeFile(oldHost, olds.path);
+      if (!resumed) throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path (SecureBootVm: nvramPath).`);
+      if (source !== undefined) await removeWithMark(oldHost, olds.path);
       if (rekey && !reset) await enrollInPlace(newHost, news.path, keys);
       return describeNvram(news, newHost);
     }
     const from: Placement = reset ? { kind: "template", path: requireTemplate(news) } : source !== undefined ? { kind: "clone", from: oldHost, path: olds.path } : restoreSource(olds, news);
     // The content moves as it is, with the declared keys written in when they changed or it starts anew.
     await placeContent(newHost, news.path, from, reset || rekey || from.kind === "template" ? keys : undefined);
-    if (source !== undefined) await removeFile(oldHost, olds.path);
+    if (source !== undefined) await removeWithMark(oldHost, olds.path);
   } else if (reset) {
     const stopped = await stopManagedOrRefuse(newHost, news.path, "reset");
     await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) }, keys);
@@ -103,13 +126,13 @@ async function liveHandover(oldHost: Host, newHost: Host, olds: NvramOutputs, ne
     // A file there that no domain uses is this move's own copy from an earlier attempt; one that a
     // domain uses belongs to another VM.
     if (onNew.length > 0) {
-      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: domain ${onNew.map((u) => `"${u.domain}"`).join(", ")} there uses that file. Choose another path.`);
+      throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: domain ${onNew.map((u) => `"${u.domain}"`).join(", ")} there uses that file. Choose another path (SecureBootVm: nvramPath).`);
     }
     await copyFileKeeping(oldHost, olds.path, newHost, news.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER, mkdir: true });
     return true;
   }
   if (onNew.some(running) && (await stat(newHost, news.path)) !== undefined) {
-    if ((await domainsUsingNvram(oldHost, olds.path)).length === 0) await removeFile(oldHost, olds.path);
+    if ((await domainsUsingNvram(oldHost, olds.path)).length === 0) await removeWithMark(oldHost, olds.path);
     return true;
   }
   return false;

@@ -1,6 +1,7 @@
 import { isUnknown } from "../dynamic.js";
 import { hasUnknowns } from "../inputs.js";
 import { identity } from "../ssh/connection.js";
+import { sameDisks } from "./disk-formats.js";
 import type { DomainInputs } from "./spec.js";
 
 /** How a change to an input is applied. */
@@ -13,7 +14,7 @@ export type ChangeKind = "none" | "live" | "restart" | "move" | "replace";
  * while it runs (an update, not a replacement). `live`: applied without touching the guest.
  * `none`: only recorded.
  */
-export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection">, ChangeKind> = {
+export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection" | "owner">, ChangeKind> = {
   name: "replace",
   memoryMiB: "restart",
   vcpus: "restart",
@@ -22,6 +23,7 @@ export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection">, Cha
   secureBoot: "restart",
   domainType: "restart",
   cpuMode: "restart",
+  cpuModel: "restart",
   disks: "restart",
   cdroms: "restart",
   networks: "restart",
@@ -55,8 +57,13 @@ export function classify(olds: DomainInputs, news: DomainInputs): Classified {
   if (identity(olds.connection) !== identity(news.connection)) changed.push({ property: "connection", kind: news.hostMove === "live" ? "move" : "replace" });
   else if (JSON.stringify(olds.connection) !== JSON.stringify(news.connection)) changed.push({ property: "connection", kind: "none" });
   for (const [property, kind] of Object.entries(CHANGE_TABLE) as Array<[keyof DomainInputs, ChangeKind]>) {
-    if (JSON.stringify(olds[property]) !== JSON.stringify(news[property])) changed.push({ property, kind });
+    // An undeclared disk format is the one recorded for that path (read from the file), not a change.
+    const differs = property === "disks" ? !sameDisks(olds.disks, news.disks) : JSON.stringify(olds[property]) !== JSON.stringify(news[property]);
+    if (differs) changed.push({ property, kind });
   }
+  // Not a user's input: who owns the domain, recorded and written into its owner mark (a state
+  // from before owner marks, a resource renamed with aliases), without a restart.
+  if (news.owner !== undefined && JSON.stringify(olds.owner) !== JSON.stringify(news.owner)) changed.push({ property: "owner", kind: "none" });
   const kind = changed.reduce<ChangeKind>((k, c) => (RANK[c.kind] > RANK[k] ? c.kind : k), "none");
   return { kind, changed };
 }

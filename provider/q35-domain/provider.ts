@@ -3,9 +3,9 @@ import { OvmfError } from "../errors.js";
 import { stripProvider } from "../dynamic.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
-import { emulatorOf, parseDomain, renderDomain } from "../libvirt/domain-xml.js";
+import { emulatorOf, parseDomain, renderDomain, renderMetadata } from "../libvirt/domain-xml.js";
 import { DomainNotRunningError } from "../libvirt/errors.js";
-import { managedMetadata, nvramPathOf } from "../libvirt/nvram-users.js";
+import { managedMetadata } from "../libvirt/nvram-users.js";
 import { defineNew, failedAfterDefine } from "../libvirt/define-new.js";
 import * as virsh from "../libvirt/virsh.js";
 import { undefineIfOffShared } from "../libvirt/undefine-many.js";
@@ -15,8 +15,13 @@ import { probePciDevices } from "./hostdev-probe.js";
 import { hostdevFailures } from "./hostdevs.js";
 import { resolveDomainType } from "./domain-type.js";
 import { resolve, type DomainInputs } from "./spec.js";
+import { observeDevices } from "../libvirt/domain-devices.js";
+import { deviceDrift } from "./drift.js";
 import { validateDomain } from "./validate.js";
+import { checkDiskFormats, withDiskFormats } from "./disk-check.js";
 import { identity, type Failure } from "../ssh/connection.js";
+import { mintOwnerId, ownerFor, type OwnerMark } from "../owner.js";
+import { leaveToOthers, requireTakeover, takenNameFailures } from "./ownership.js";
 
 export interface DomainOutputs extends DomainInputs {
   uuid: string;
@@ -27,6 +32,8 @@ export interface DomainOutputs extends DomainInputs {
   /** The persistent definition as libvirt holds it. */
   xml: string;
   serialLogPath: string;
+  /** The id of this resource's owner mark on the domain, minted at create (see provider/owner.ts). */
+  ownerId?: string;
 }
 
 async function desired(host: Host, inputs: DomainInputs) {
@@ -38,20 +45,10 @@ async function desired(host: Host, inputs: DomainInputs) {
     secureBoot,
     needsSmm: secureBoot || inputs.firmware.features.includes("requires-smm"),
     cpuMode: inputs.cpuMode ?? "host-passthrough",
+    ...(inputs.cpuModel === undefined ? {} : { cpuModel: inputs.cpuModel }),
     ...(emulator === undefined ? {} : { emulator }),
   });
   return resolve(inputs, type);
-}
-
-/**
- * Whether an existing domain is this resource's own, left by an earlier create whose result never
- * reached the stack (the connection dropped after the define): a definition this provider wrote
- * (its metadata) for the same NVRAM file, and with a TpmState the same UUID. Taken over without
- * `adopt`, so that the next `pulumi up` converges instead of refusing its own domain. Pure.
- */
-export function ownLeftover(xml: string, inputs: DomainInputs): boolean {
-  if (managedMetadata(xml) === undefined || nvramPathOf(xml) !== inputs.nvram.path) return false;
-  return inputs.tpmState === undefined || parseDomain(xml).uuid === inputs.tpmState.uuid;
 }
 
 /** A failed start says what the operation left behind; other errors pass unchanged. */
@@ -68,10 +65,15 @@ async function autostartOf(host: Host, name: string): Promise<boolean> {
   return /^Autostart:\s+enable/m.test(r.stdout);
 }
 
-async function outputs(host: Host, inputs: DomainInputs, type: "kvm" | "qemu", serialLogPath: string, read?: { xml: string; state: string }): Promise<DomainOutputs> {
+async function outputs(host: Host, inputs: DomainInputs, type: "kvm" | "qemu", serialLogPath: string, owner: OwnerMark | undefined, read?: { xml: string; state: string }): Promise<DomainOutputs> {
   const { xml, state } = read ?? (await virsh.describe(host, inputs.name));
   const observed = parseDomain(xml);
-  return { ...inputs, uuid: observed.uuid, state, machine: observed.machine, resolvedDomainType: type, xml, serialLogPath };
+  return { ...inputs, uuid: observed.uuid, state, machine: observed.machine, resolvedDomainType: type, xml, serialLogPath, ...(owner === undefined ? {} : { ownerId: owner.id }) };
+}
+
+/** The owner mark an existing resource writes: its recorded id (one minted for a state from before owner marks). */
+function ownerOf(inputs: DomainInputs, olds: DomainOutputs): OwnerMark | undefined {
+  return inputs.owner === undefined ? undefined : { ...inputs.owner, id: olds.ownerId ?? mintOwnerId() };
 }
 
 /** Brings the domain to its desired power state. */
@@ -120,7 +122,14 @@ export const q35DomainProvider = {
         });
       }
     }
-    if (failures.length === 0) await warnAboutHostdevs(inputs);
+    if (failures.length === 0) {
+      // Side by side: a host that cannot be reached costs its dial retries once.
+      const [, disks] = await Promise.all([warnAboutHostdevs(inputs), checkDiskFormats(olds, inputs)]);
+      failures.push(...disks.failures);
+      // The formats read are recorded with the inputs, so the next preview needs no SSH for them.
+      if (disks.disks !== undefined) inputs.disks = disks.disks;
+    }
+    if (failures.length === 0) failures.push(...(await takenNameFailures(olds, inputs).catch(() => [])));
     return { inputs: inputs as unknown as Record<string, unknown>, failures };
   },
 
@@ -135,30 +144,33 @@ export const q35DomainProvider = {
   },
 
   async create(raw: DomainInputs) {
-    const inputs = stripProvider(raw) as unknown as DomainInputs;
+    // Disk formats are read from the files before anything is defined: never guessed.
+    const inputs = await withDiskFormats(stripProvider(raw) as unknown as DomainInputs);
     const host = new Host(inputs.connection);
     await requireHostdevs(host, inputs);
     const d = await desired(host, inputs);
+    let owner = ownerFor(inputs.owner, undefined);
     // The common case, a name not taken yet, is one remote command: define, autostart, read back.
-    const fresh = await defineNew(host, inputs.name, renderDomain(d, inputs.tpmState?.uuid), d.autostart).catch(async (err: unknown) => {
+    const fresh = await defineNew(host, inputs.name, renderDomain(d, inputs.tpmState?.uuid, owner), d.autostart).catch(async (err: unknown) => {
       if (failedAfterDefine(err)) await virsh.undefine(host, inputs.name, "keep").catch(() => undefined);
       throw err;
     });
     let adopted: string | undefined;
     if (!fresh.defined) {
       const existing = await virsh.dumpxml(host, inputs.name, true);
-      if (inputs.adopt !== true && !ownLeftover(existing, inputs)) {
-        throw new OvmfError(`domain "${inputs.name}" already exists on ${host.target}: set adopt: true to take it over (it is redefined to these inputs, its NVRAM kept), or choose another name`);
-      }
+      // Only this resource's own leftover (an earlier create of it whose result was lost) is taken
+      // over without adopt; another resource's domain, or one nobody marked, is refused.
+      await requireTakeover(host, existing, inputs);
+      owner = ownerFor(inputs.owner, managedMetadata(existing)?.owner);
       adopted = parseDomain(existing).uuid;
       if (inputs.tpmState !== undefined && adopted !== inputs.tpmState.uuid) {
         throw new OvmfError(
           `domain "${inputs.name}" on ${host.target} has UUID ${adopted}, but its TpmState has ${inputs.tpmState.uuid}: a domain's UUID names its TPM state. ` +
-            `Give the TpmState uuid: "${adopted}" to adopt this domain's TPM, or choose another name`,
+            `Give the TpmState uuid: "${adopted}" (SecureBootVm: tpmUuid) to adopt this domain's TPM, or choose another name`,
         );
       }
       await virsh.shutdown(host, inputs.name, d.shutdownTimeoutSeconds);
-      await virsh.define(host, inputs.name, renderDomain(d, adopted));
+      await virsh.define(host, inputs.name, renderDomain(d, adopted, owner));
     }
     try {
       if (adopted !== undefined) await setAutostart(host, inputs.name, d.autostart);
@@ -174,27 +186,32 @@ export const q35DomainProvider = {
       );
     }
     // Read back once more only when something changed it since the define.
-    const outs = await outputs(host, inputs, d.domainType, d.serial.path, fresh.defined && !d.running ? fresh : undefined);
+    const outs = await outputs(host, inputs, d.domainType, d.serial.path, owner, fresh.defined && !d.running ? fresh : undefined);
     return { id: `${host.target}/${outs.uuid}`, outs };
   },
 
   async update(_id: string, olds: DomainOutputs, rawNews: DomainInputs) {
-    const news = stripProvider(rawNews) as unknown as DomainInputs;
+    const news = await withDiskFormats(stripProvider(rawNews) as unknown as DomainInputs, olds);
     const host = new Host(news.connection);
     await requireHostdevs(host, news);
     const d = await desired(host, news);
     const c = classify(olds, news);
+    const owner = ownerOf(news, olds);
     if (c.changed.some((x) => x.kind === "move")) {
-      await moveHost(new Host(olds.connection), host, olds, news, renderDomain(d, olds.uuid));
+      await moveHost(new Host(olds.connection), host, olds, news, renderDomain(d, olds.uuid, owner));
       if (d.autostart) await setAutostart(host, news.name, true);
       await applyPower(host, news.name, d.running, d.shutdownTimeoutSeconds);
-      return { outs: await outputs(host, news, d.domainType, d.serial.path) };
+      return { outs: await outputs(host, news, d.domainType, d.serial.path, owner) };
     }
     const redefine = c.changed.some((x) => x.kind === "restart");
     if (redefine) {
       const wasRunning = (await virsh.domstate(host, news.name)) !== "shut off";
       if (wasRunning) await virsh.shutdown(host, news.name, d.shutdownTimeoutSeconds);
-      await virsh.define(host, news.name, renderDomain(d, olds.uuid));
+      await virsh.define(host, news.name, renderDomain(d, olds.uuid, owner));
+    } else if (owner !== undefined && (olds.ownerId === undefined || JSON.stringify(olds.owner) !== JSON.stringify(news.owner))) {
+      // A state from before owner marks, or a resource renamed with aliases: the mark is written
+      // into the persistent definition's metadata alone, without a restart.
+      await virsh.setMetadata(host, news.name, renderMetadata(d, owner));
     }
     if (JSON.stringify(olds.autostart) !== JSON.stringify(news.autostart)) await setAutostart(host, news.name, d.autostart);
     try {
@@ -210,7 +227,7 @@ export const q35DomainProvider = {
           "fix the cause and run pulumi up again, or, to keep the old settings, revert the change and run pulumi up --refresh to start it.",
       );
     }
-    return { outs: await outputs(host, news, d.domainType, d.serial.path) };
+    return { outs: await outputs(host, news, d.domainType, d.serial.path, owner) };
   },
 
   /** Reads the domain back and reports only what the inputs specify; a domain gone is gone. */
@@ -230,6 +247,8 @@ export const q35DomainProvider = {
       ...(olds.secureBoot !== undefined || o.secureBoot !== (olds.firmware.features.includes("secure-boot")) ? { secureBoot: o.secureBoot } : {}),
       ...(running === (olds.running ?? true) ? {} : { running }),
       ...(autostart === (olds.autostart ?? false) ? {} : { autostart }),
+      // Disks, CD-ROMs, NICs, the display and passed-through devices, where they differ from the inputs.
+      ...deviceDrift(olds, observeDevices(xml)),
       uuid: o.uuid,
       state,
       machine: o.machine,
@@ -238,13 +257,15 @@ export const q35DomainProvider = {
     if (o.nvramPath !== olds.nvram.path) props2.nvram = { ...olds.nvram, path: o.nvramPath };
     // The observed values become the inputs the next diff compares, so `pulumi preview` shows the
     // drift as "memoryMiB: 300 => 256".
-    const { uuid: _u, state: _s, machine: _m, resolvedDomainType: _t, xml: _x, serialLogPath: _l, ...inputs } = props2;
+    const { uuid: _u, state: _s, machine: _m, resolvedDomainType: _t, xml: _x, serialLogPath: _l, ownerId: _o, ...inputs } = props2;
     return { id, props: props2, inputs };
   },
 
   /** Shuts the domain down and undefines it; the NVRAM file stays (it belongs to its Nvram). */
   async delete(_id: string, props: DomainOutputs) {
     const host = new Host(props.connection);
+    // Never what another resource took over (adopt), nor another domain that took the name.
+    if ((await leaveToOthers(host, props.name, props.uuid, props.ownerId)) !== "ours") return;
     // A domain that is off goes in one remote command; a running one is shut down first.
     const found = await undefineIfOffShared(host, props.name);
     if (found === "gone" || found === "undefined") return;

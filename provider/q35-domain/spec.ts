@@ -1,11 +1,16 @@
 import type { ConnectionSpec } from "../ssh/connection.js";
+import type { OwnerInput } from "../owner.js";
 
 /** A disk image attached to the domain. */
 export interface DiskSpec {
   path: string;
   /** virtio (default), sata or scsi. q35 has no IDE. */
   bus?: "virtio" | "sata" | "scsi";
-  /** raw (default) or qcow2. */
+  /**
+   * raw or qcow2. Default: the file's real format, read on the host with `qemu-img info` (at
+   * preview and before each define) and recorded in the stack, so it is not read again while the
+   * disk stays. A declared format that is not the file's fails the preview.
+   */
   format?: "raw" | "qcow2";
   readonly?: boolean;
   bootOrder?: number;
@@ -75,6 +80,8 @@ export interface DomainInputs {
   secureBoot?: boolean;
   domainType?: "auto" | "kvm" | "qemu";
   cpuMode?: "host-passthrough" | "host-model" | "maximum" | "custom";
+  /** The named CPU model of cpuMode "custom" (e.g. "Skylake-Client"): libvirt's `<model>`, exactly, never a fallback. */
+  cpuModel?: string;
   disks?: DiskSpec[];
   cdroms?: CdromSpec[];
   networks?: NetworkSpec[];
@@ -97,6 +104,11 @@ export interface DomainInputs {
   /** Take over an existing domain of this name instead of failing. */
   adopt?: boolean;
   /**
+   * The stack and resource (URN) creating the domain, set by the SDK: written into the domain's
+   * metadata as its owner mark with the `ownerId` minted at create (see provider/owner.ts).
+   */
+  owner?: OwnerInput;
+  /**
    * How a change of `connection` to another host happens. "cold" (default): the domain is
    * replaced: stopped, undefined, its NVRAM and TPM state moved, defined and started on the new
    * host. "live": it is migrated while it runs (no reboot); one that is shut off moves cold.
@@ -110,9 +122,10 @@ export interface DomainInputs {
 }
 
 /** Everything resolved: defaults applied and the domain type chosen. */
-export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "devicesXml" | "domainType" | "cpuMode" | "tpmState" | "hostMove" | "migrationAddress">> {
+export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "owner" | "devicesXml" | "domainType" | "cpuMode" | "cpuModel" | "tpmState" | "hostMove" | "migrationAddress">> {
   domainType: "kvm" | "qemu";
   cpuMode?: DomainInputs["cpuMode"];
+  cpuModel?: string;
   devicesXml?: string;
   serial: SerialSpec & { path: string };
 }
@@ -142,6 +155,7 @@ export function resolve(i: DomainInputs, domainType: "kvm" | "qemu"): ResolvedDo
     secureBoot: i.secureBoot ?? i.firmware.features.includes("secure-boot"),
     domainType,
     ...(i.cpuMode === undefined ? {} : { cpuMode: i.cpuMode }),
+    ...(i.cpuModel === undefined ? {} : { cpuModel: i.cpuModel }),
     disks: i.disks ?? [],
     cdroms: i.cdroms ?? [],
     networks: i.networks ?? [],

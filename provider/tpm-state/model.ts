@@ -1,4 +1,5 @@
 import type { ConnectionSpec } from "../ssh/connection.js";
+import type { OwnerInput } from "../owner.js";
 import type { TpmCertificate } from "./certificates.js";
 
 /** Where libvirt keeps every emulated TPM's state: one directory per domain UUID. */
@@ -9,6 +10,9 @@ export const PERMALL = "tpm2/tpm2-00.permall";
 export const SWTPM_LOG_DIR = "/var/log/swtpm/libvirt/qemu";
 /** The user libvirt runs swtpm as (qemu.conf swtpm_user, Debian's and Fedora's default). */
 export const SWTPM_USER = "tss";
+
+/** The owner mark's file in the state directory (libvirt and swtpm use only its tpm2/). */
+export const STATE_MARK = "pulumi-ovmf-owner";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -30,9 +34,18 @@ export interface TpmStateInputs {
    * fills with the TPM's current state; libvirt removes the old state once the VM runs there.
    */
   hostMove?: "cold" | "live";
+  /**
+   * Take over, with `uuid`, a state another resource owns (its owner mark names another stack or
+   * resource). An unmarked state is taken over with `uuid` alone: giving the UUID is the adoption.
+   */
+  adopt?: boolean;
+  /** The stack and resource creating the state, set by the SDK, for its owner mark (see provider/owner.ts). */
+  owner?: OwnerInput;
 }
 
 export interface TpmStateOutputs extends TpmStateInputs {
+  /** The id of the owner mark in the state directory, minted at create. */
+  ownerId?: string;
   uuid: string;
   /** The state directory on the host: /var/lib/libvirt/swtpm/<uuid>. */
   path: string;

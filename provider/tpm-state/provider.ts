@@ -8,7 +8,9 @@ import * as virsh from "../libvirt/virsh.js";
 import { identity, validateConnection, type Failure } from "../ssh/connection.js";
 import { findCertificates } from "./certificates.js";
 import { statePath, UUID, type TpmStateInputs, type TpmStateOutputs } from "./model.js";
-import { copyStateOver, manufacture, placeArchive, readArchive, readPermall, removeState } from "./remote.js";
+import { copyStateOver, manufacture, placeArchive, readArchive, readPermall, readStateMark, removeState, writeStateMark } from "./remote.js";
+import { leftToOthers, requireStateTakeover, takenStateFailures } from "./ownership.js";
+import { mintOwnerId, ownerFor } from "../owner.js";
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -19,7 +21,7 @@ export const CLONE_REFUSED =
   "(BitLocker or LUKS keys, attestation credentials), would then exist in two VMs. Leave out source for a new TPM, " +
   "or set allowIdentityClone: true if the copy is meant to replace the original (a restored VM, a template that never boots)";
 
-async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
+async function check(olds: Record<string, unknown> | undefined, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
   const inputs = stripProvider(news) as unknown as TpmStateInputs;
   const failures = validateConnection(inputs.connection, "connection", isUnknown);
   if (inputs.uuid !== undefined && !isUnknown(inputs.uuid) && !UUID.test(inputs.uuid)) {
@@ -31,7 +33,9 @@ async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ i
   checkBoolean(failures, "backup", inputs.backup, "false");
   checkBoolean(failures, "allowIdentityClone", inputs.allowIdentityClone, "false");
   checkHostMove(failures, inputs.hostMove);
+  checkBoolean(failures, "adopt", inputs.adopt, "false");
   if (inputs.source !== undefined && inputs.allowIdentityClone !== true) failures.push({ property: "source", reason: CLONE_REFUSED });
+  if (failures.length === 0) failures.push(...(await takenStateFailures((olds ?? {}) as Partial<TpmStateInputs>, inputs)));
   return { inputs: inputs as unknown as Record<string, unknown>, failures };
 }
 
@@ -86,7 +90,7 @@ async function restore(host: Host, olds: TpmStateOutputs, uuid: string): Promise
   throw new OvmfError(
     `the TPM state ${statePath(uuid)} is gone from ${host.target} and this TpmState keeps no backup: a new TPM would be another identity ` +
       `(guests would see a new endorsement key; BitLocker or LUKS keys sealed to the old one are lost). Put the directory back, ` +
-      `or remove this TpmState from the stack (pulumi state delete) and create a new one. Set backup: true to keep a copy in the stack state.`,
+      `or remove this TpmState from the stack (pulumi state delete) and create a new one. Set backup: true (SecureBootVm: backupTpm: true) to keep a copy in the stack state.`,
   );
 }
 
@@ -94,9 +98,16 @@ async function create(raw: TpmStateInputs) {
   const inputs = stripProvider(raw) as unknown as TpmStateInputs;
   const uuid = inputs.uuid ?? randomUUID();
   const host = new Host(inputs.connection);
+  let owner = ownerFor(inputs.owner, undefined);
   // A state already there (kept when its domain was undefined, or a VM's TPM being adopted) is
-  // taken over as it is: never a second manufacturing, which would be a new identity.
-  if ((await readPermall(host, uuid)) === undefined) {
+  // taken over as it is: never a second manufacturing, which would be a new identity. Not one
+  // another resource owns, unless adopt says so.
+  if ((await readPermall(host, uuid)) !== undefined) {
+    const found = await readStateMark(host, uuid);
+    await requireStateTakeover(host, found, inputs, uuid);
+    owner = ownerFor(inputs.owner, found);
+    if (owner !== undefined && owner.id !== found?.id) await writeStateMark(host, uuid, owner);
+  } else {
     if (inputs.source !== undefined) {
       if (inputs.allowIdentityClone !== true) throw new OvmfError(CLONE_REFUSED);
       const from = new Host(inputs.source.connection);
@@ -104,11 +115,14 @@ async function create(raw: TpmStateInputs) {
       const archive = await readArchive(from, inputs.source.uuid);
       if (archive === undefined) throw new OvmfError(`the source TPM state ${statePath(inputs.source.uuid)} does not exist on ${from.target}`);
       await placeArchive(host, uuid, archive);
+      // The copy is this resource's, not its source's.
+      if (owner !== undefined) await writeStateMark(host, uuid, owner);
     } else {
-      await manufacture(host, uuid, inputs.vmName);
+      await manufacture(host, uuid, inputs.vmName, owner);
     }
   }
-  return { id: `${identity(inputs.connection)}:${statePath(uuid)}`, outs: await describeTpmState(inputs, uuid, host) };
+  const outs = await describeTpmState(inputs, uuid, host);
+  return { id: `${identity(inputs.connection)}:${statePath(uuid)}`, outs: owner === undefined ? outs : { ...outs, ownerId: owner.id } };
 }
 
 /**
@@ -130,13 +144,30 @@ function diff(_id: string, olds: TpmStateOutputs, news: TpmStateInputs) {
     olds.vmName !== news.vmName ||
     (olds.backup ?? false) !== (news.backup ?? false) ||
     (olds.allowIdentityClone ?? false) !== (news.allowIdentityClone ?? false) ||
-    !same(olds.source, news.source);
+    !same(olds.source, news.source) ||
+    // The owner mark is written (a state from before owner marks, a resource renamed with aliases).
+    (news.owner !== undefined && (olds.ownerId === undefined || !same(olds.owner, news.owner)));
   const lost = olds.sha256 === "" && (olds.manufactured || olds.backupData !== undefined);
   return { changes: asked || lost, ...none };
 }
 
+/** Applies the change, then writes the owner mark where the state now is. */
 async function update(_id: string, olds: TpmStateOutputs, raw: TpmStateInputs) {
   const news = stripProvider(raw) as unknown as TpmStateInputs;
+  // Only what this resource owns is moved: not a state another one took over.
+  if (moved(olds, news) && (await leftToOthers(new Host(olds.connection), olds.uuid, olds.ownerId, "it is not moved"))) {
+    throw new OvmfError(`cannot move the TPM state ${statePath(olds.uuid)}: another resource took it over (adopt). Remove this TpmState from the stack (pulumi state delete).`);
+  }
+  const { outs } = await updateState(olds, news);
+  if (news.owner === undefined) return { outs };
+  const owner = { ...news.owner, id: olds.ownerId ?? mintOwnerId() };
+  if (olds.ownerId === undefined || !same(olds.owner, news.owner) || moved(olds, news)) {
+    if (outs.manufactured) await writeStateMark(new Host(news.connection), olds.uuid, owner);
+  }
+  return { outs: { ...outs, ownerId: owner.id } };
+}
+
+async function updateState(olds: TpmStateOutputs, news: TpmStateInputs): Promise<{ outs: TpmStateOutputs }> {
   const uuid = olds.uuid;
   const oldHost = new Host(olds.connection);
   const newHost = new Host(news.connection);
@@ -225,6 +256,8 @@ async function read(id: string, props: TpmStateOutputs) {
 /** Removes the state, unless a domain still uses it (its next start would manufacture a new TPM). */
 async function del(_id: string, props: TpmStateOutputs) {
   const host = new Host(props.connection);
+  // Never a state another resource took over (adopt): it is left in place, with a warning.
+  if (await leftToOthers(host, props.uuid, props.ownerId, "it was left in place and only removed from this stack")) return;
   const domain = await virsh.domainByUuid(host, props.uuid);
   if (domain !== undefined) {
     throw new OvmfError(

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { OvmfError, RemoteCommandError } from "../errors.js";
-import { stat } from "../host/files.js";
+import { stat, writeFileAtomic } from "../host/files.js";
+import { parseMarkFile, renderMarkFile, type OwnerMark } from "../owner.js";
 import type { Host } from "../host/host.js";
 import { swtpmFailureReason, swtpmFix } from "../libvirt/swtpm.js";
-import { permallPath, statePath, SWTPM_DIR, SWTPM_USER, swtpmLogPath, UUID } from "./model.js";
+import { permallPath, statePath, STATE_MARK, SWTPM_DIR, SWTPM_USER, swtpmLogPath, UUID } from "./model.js";
 
 // A TPM state is a directory (/var/lib/libvirt/swtpm/<uuid>: root 0711, tpm2/ owned by the swtpm
 // user 0700, tpm2-00.permall 0600). It moves as a gzip'd tar that keeps owners (by name) and modes,
@@ -17,7 +18,7 @@ function requireUuid(uuid: string): string {
 }
 
 const MANUFACTURE = `set -eu
-base=$1 uuid=$2 vmid=$3 log=$4 user=$5
+base=$1 uuid=$2 vmid=$3 log=$4 user=$5 mark=\${6:-}
 command -v swtpm_setup >/dev/null || { echo "swtpm_setup is not installed on this host (Debian: apt-get install swtpm swtpm-tools)" >&2; exit 5; }
 getent passwd "$user" >/dev/null || { echo "there is no user $user to run swtpm as (it comes with the swtpm package)" >&2; exit 5; }
 [ -d "$base" ] || install -d -m 0711 -- "$base"
@@ -32,6 +33,8 @@ chmod 0711 -- "$tmp"
 install -d -o "$user" -g "$user" -m 0700 -- "$tmp/tpm2"
 swtpm_setup --tpm2 --tpm-state "$tmp/tpm2" --vmid "$vmid" --logfile "$log" --createek --create-ek-cert --create-platform-cert --lock-nvram --not-overwrite --runas "$user" >&2 || exit 6
 rm -f -- "$tmp/tpm2/.lock"
+# The owner mark moves into place with the state: never a state without its mark.
+if [ -n "$mark" ]; then printf '%s' "$mark" > "$tmp/${STATE_MARK}"; chmod 0600 -- "$tmp/${STATE_MARK}"; fi
 sync -f "$tmp/tpm2/tpm2-00.permall" 2>/dev/null || sync
 mv -T -- "$tmp" "$base/$uuid"
 trap - EXIT`;
@@ -42,8 +45,8 @@ trap - EXIT`;
  * host's swtpm_localca, locked NV, logged to the domain's swtpm log), so that libvirt finds it and
  * never manufactures another.
  */
-export async function manufacture(host: Host, uuid: string, vmName: string): Promise<void> {
-  const argv = ["sh", "-c", MANUFACTURE, "sh", SWTPM_DIR, requireUuid(uuid), `${vmName}:${uuid}`, swtpmLogPath(vmName), SWTPM_USER];
+export async function manufacture(host: Host, uuid: string, vmName: string, mark?: OwnerMark): Promise<void> {
+  const argv = ["sh", "-c", MANUFACTURE, "sh", SWTPM_DIR, requireUuid(uuid), `${vmName}:${uuid}`, swtpmLogPath(vmName), SWTPM_USER, ...(mark === undefined ? [] : [renderMarkFile(mark)])];
   const r = await host.run(argv);
   if (r.code === 6) {
     // swtpm_setup's reason is in its log, as when libvirt runs it.
@@ -112,6 +115,17 @@ export async function readPermall(host: Host, uuid: string): Promise<Buffer | un
 /** Removes the state directory; a missing one is not an error. */
 export async function removeState(host: Host, uuid: string): Promise<void> {
   await host.check(["rm", "-rf", "--", statePath(requireUuid(uuid))], `remove ${statePath(uuid)}`);
+}
+
+/** The owner mark in the state directory, if the state has one. */
+export async function readStateMark(host: Host, uuid: string): Promise<OwnerMark | undefined> {
+  const r = await host.run(["cat", "--", `${statePath(requireUuid(uuid))}/${STATE_MARK}`]);
+  return r.code === 0 ? parseMarkFile(r.stdout) : undefined;
+}
+
+/** Writes (or rewrites) the owner mark into the state directory, which must exist. */
+export async function writeStateMark(host: Host, uuid: string, mark: OwnerMark): Promise<void> {
+  await writeFileAtomic(host, `${statePath(requireUuid(uuid))}/${STATE_MARK}`, Buffer.from(renderMarkFile(mark)), { mode: "600" });
 }
 
 /** How many times swtpm_setup manufactured a TPM for this VM name, from its swtpm log (0 when none). */

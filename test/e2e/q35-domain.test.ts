@@ -1,3 +1,5 @@
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256, stat } from "../../provider/host/files.js";
@@ -13,7 +15,7 @@ const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
 const s = new TestStack(PROJECT, "e2e-domain");
 const a = new Host(hostConnection("a"));
 const b = new Host(hostConnection("b"));
-const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset="];
+const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset=", "diskPath=", "diskFormat="];
 
 const cfg = (...overrides: string[]) => {
   const merged = new Map(DEFAULTS.map((kv) => [kv.split("=")[0]!, kv]));
@@ -123,6 +125,41 @@ describe("Q35Domain with the real Pulumi CLI", () => {
     const sb = await rejection(preview(...plain, "bad=secure-boot-on-plain"));
     expect(sb.message).toContain("does not support Secure Boot");
     expect(await virsh.list(a)).toEqual(domainsBefore);
+  });
+
+  it("a qcow2 disk without a declared format is attached as qcow2 (read from the file); a wrong format or a missing file fails the preview", async () => {
+    const disk = "/var/lib/libvirt/images/e2e-diskfmt.qcow2";
+    const plain = ["secureBoot=false", "nvramReset=plain", "running=false"];
+    const trace = path.join(os.tmpdir(), `e2e-diskfmt-trace-${process.pid}.jsonl`);
+    await a.check(["qemu-img", "create", "-q", "-f", "qcow2", "--", disk, "64M"], "qemu-img create");
+    try {
+      await up(...plain, `diskPath=${disk}`);
+      const xml = await virsh.dumpxml(a, "e2e-vm", true);
+      expect(xml).toMatch(/<driver name='qemu' type='qcow2'\/>\s*<source file='\/var\/lib\/libvirt\/images\/e2e-diskfmt\.qcow2'\/>/);
+      // The format read is recorded: the next preview shows no change and runs no remote command.
+      process.env["PULUMI_OVMF_TRACE"] = trace;
+      try {
+        await s.preview({ expectNoChanges: true, config: cfg(...plain, `diskPath=${disk}`) });
+      } finally {
+        delete process.env["PULUMI_OVMF_TRACE"];
+      }
+      const traced = existsSync(trace) ? readFileSync(trace, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { operation?: string; command?: string }) : [];
+      expect(traced.some((t) => t.operation === "Q35Domain.check")).toBe(true);
+      expect(traced.filter((t) => t.command !== undefined)).toEqual([]);
+
+      const wrong = await rejection(preview(...plain, `diskPath=${disk}`, "diskFormat=raw"));
+      expect(wrong.message).toMatch(/property disks\[0\]\.format .*has a problem: disks\[0\]\.format is "raw", but \/var\/lib\/libvirt\/images\/e2e-diskfmt\.qcow2 on root@127\.0\.0\.1:\d+ is a qcow2 image/);
+      const missing = await rejection(preview(...plain, "diskPath=/var/lib/libvirt/images/e2e-diskfmt-missing.qcow2"));
+      expect(missing.message).toMatch(/property disks\[0\]\.path .*has a problem: no file at \/var\/lib\/libvirt\/images\/e2e-diskfmt-missing\.qcow2 on root@127\.0\.0\.1:\d+/);
+      // pulumi up refuses it too, before anything is defined: no new domain, and the old one keeps its qcow2 disk.
+      const refused = await rejection(up(...plain, `diskPath=${disk}`, "diskFormat=raw", "domainName=e2e-diskfmt"));
+      expect(refused.message).toMatch(/property disks\[0\]\.format .*is a qcow2 image/);
+      expect(await virsh.exists(a, "e2e-diskfmt")).toBe(false);
+      expect(await virsh.dumpxml(a, "e2e-vm", true)).toBe(xml);
+    } finally {
+      rmSync(trace, { force: true });
+      await a.run(["rm", "-f", "--", disk]);
+    }
   });
 
   it("moves a running Secure Boot VM from host a to host b: stopped first, NVRAM carried, running on b", async () => {

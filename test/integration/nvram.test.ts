@@ -8,6 +8,7 @@ import { sha256, stat, writeFileAtomic } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
 import { deleteUnlessUsed } from "../../provider/nvram/placement.js";
+import { MARK_SUFFIX, markPathOf } from "../../provider/nvram/ownership.js";
 import { nvramProvider } from "../../provider/nvram/provider.js";
 import type { NvramInputs } from "../../provider/nvram/model.js";
 import { closeAll } from "../../provider/ssh/pool.js";
@@ -21,7 +22,9 @@ const a = new Host(connA);
 const id = randomUUID().slice(0, 8);
 const domain = `ovmf-nvram-it-${id}`;
 const firmware = { codePath: "/usr/share/OVMF/OVMF_CODE_4M.fd", codeSize: 3_653_632, varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.fd", variant: "4M" };
-const inputs: NvramInputs = { connection: connA, firmware, path: `/var/lib/libvirt/qemu/nvram/${domain}_VARS.fd` };
+// As the SDK passes it: a create of this same resource again takes over its own file (a leftover).
+const owner = { stack: "organization/ovmf-it/nvram", resource: `urn:pulumi:nvram::ovmf-it::pulumi-nodejs:dynamic/ovmf:Nvram::${domain}` };
+const inputs: NvramInputs = { connection: connA, firmware, path: `/var/lib/libvirt/qemu/nvram/${domain}_VARS.fd`, owner };
 
 /** A diskless UEFI q35 domain that uses the NVRAM file (no Secure Boot, so no SMM needed). */
 const uefiDomain = () => unmanagedUefiDomain({ name: domain, domainType: th.domainType, codePath: firmware.codePath, nvramPath: inputs.path });
@@ -31,7 +34,7 @@ afterAll(async () => {
     await virsh.destroy(a, domain);
     await virsh.undefine(a, domain, "keep");
   }
-  await a.run(["rm", "-f", "--", inputs.path]);
+  await a.run(["rm", "-f", "--", inputs.path, markPathOf(inputs.path)]);
   closeAll();
 });
 
@@ -79,7 +82,8 @@ describe("Nvram against a real libvirt domain", () => {
         "removed",
       ]);
       // The lone one: a listing and its own rm; the other three: one listing and one rm of the two free files.
-      const commands = runs.mock.calls.map(([argv]) => (argv[0] === "rm" ? argv.join(" ") : "listing"));
+      // The removal: one command for the files (and their owner marks) that no domain uses.
+      const commands = runs.mock.calls.map(([argv]) => (argv[0] === "sh" && argv[4] === MARK_SUFFIX ? `rm -f -- ${argv.slice(5).filter((_, i) => i % 2 === 0).join(" ")}` : "listing"));
       if (shell === "on") {
         // The listings went to the shell (the trace shows each command it ran), the rms as before.
         expect(commands).toEqual([`rm -f -- ${paths[0]}`, `rm -f -- ${paths[1]} ${paths[3]}`]);
@@ -107,13 +111,20 @@ describe("Nvram against a real libvirt domain", () => {
     expect(await stat(new Host(hostConnection("b")), inputs.path)).toBeUndefined();
   });
 
-  it("takes over an existing file of the right size instead of overwriting it; refuses one of another size", async () => {
+  it("refuses an unmarked file; with adopt takes it over instead of overwriting it; refuses one of another size", async () => {
     await virsh.destroy(a, domain);
     await virsh.undefine(a, domain, "keep");
     const before = await sha256(a, inputs.path);
+    // Its own file (marked by this resource's create) is taken over as it is; without the mark it is anybody's.
     expect((await nvramProvider.create(inputs)).outs.sha256).toBe(before);
+    await a.check(["rm", "--", markPathOf(inputs.path)], "unmark");
+    const refused = await rejection(nvramProvider.create(inputs));
+    expect(refused.message).toContain(`the NVRAM file ${inputs.path} on ${a.target} already exists and no Nvram marked it as its own`);
+    expect(refused.message).toContain("Set adopt: true");
+    expect(await sha256(a, inputs.path)).toBe(before);
+    expect((await nvramProvider.create({ ...inputs, adopt: true })).outs.sha256).toBe(before);
     await writeFileAtomic(a, inputs.path, Buffer.alloc(131_072, 0xff));
-    const err = await rejection(nvramProvider.create(inputs));
+    const err = await rejection(nvramProvider.create({ ...inputs, adopt: true }));
     expect(err.message).toContain("already exists");
     expect(err.message).toContain("131072 bytes");
   });

@@ -33,7 +33,9 @@ describe("Q35Domain adopt (pulumi import does not work for dynamic resources)", 
     const uuid = parseDomain(await virsh.dumpxml(a, name, true)).uuid;
 
     const err = await rejection(q35DomainProvider.create(inputs));
-    expect(err.message).toBe(`domain "${name}" already exists on ${a.target}: set adopt: true to take it over (it is redefined to these inputs, its NVRAM kept), or choose another name`);
+    expect(err.message).toBe(
+      `domain "${name}" on ${a.target} already exists and no pulumi-ovmf resource made it: set adopt: true to take it over (it is redefined to these inputs; its UUID, NVRAM file and TPM state are kept), or choose another name`,
+    );
     expect(parseDomain(await virsh.dumpxml(a, name, true)).memoryMiB).toBe(64);
 
     const { outs } = await q35DomainProvider.create({ ...inputs, adopt: true });

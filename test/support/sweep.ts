@@ -30,9 +30,11 @@ async function sweepHost(host: Host): Promise<string[]> {
   for (const f of swtpmLogs.stdout.split("\n").filter((x) => x.endsWith("-swtpm.log") && isSuiteName(x.replace(/-swtpm\.log$/, "")))) {
     await host.run(["rm", "-f", "--", `/var/log/swtpm/libvirt/qemu/${f}`]);
   }
-  const leftovers = files.stdout.split("\n").filter((f) => /(_VARS\.fd|-serial\.log|\.log)$/.test(f) && isSuiteName(f.replace(/(_VARS\.fd|-serial\.log|\.log)$/, "")));
+  // NVRAM files with the owner marks beside them, serial and QEMU logs.
+  const suffix = /(_VARS\.fd|_VARS\.fd\.pulumi-ovmf-owner|-serial\.log|\.log)$/;
+  const leftovers = files.stdout.split("\n").filter((f) => suffix.test(f) && isSuiteName(f.replace(suffix, "")));
   for (const f of leftovers) {
-    const dir = f.endsWith("_VARS.fd") ? "/var/lib/libvirt/qemu/nvram" : "/var/log/libvirt/qemu";
+    const dir = /_VARS\.fd/.test(f) ? "/var/lib/libvirt/qemu/nvram" : "/var/log/libvirt/qemu";
     await host.run(["rm", "-f", "--", `${dir}/${f}`]);
     if (f.endsWith("_VARS.fd")) removed.push(`NVRAM ${f}`);
   }

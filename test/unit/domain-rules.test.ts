@@ -34,6 +34,17 @@ describe("validateDomain", () => {
     });
     expect(props(f)).toEqual(["name", "disks[0].path", "networks[0].mac", "networks[1].mac", "graphics.listen", "hostdevs[0].address"]);
   });
+  it("a custom CPU mode needs its model, and a model goes only with the custom mode", () => {
+    expect(validateDomain({ ...base, cpuMode: "custom", cpuModel: "Skylake-Client" })).toEqual([]);
+    expect(validateDomain({ ...base, cpuMode: "custom" })).toEqual([{ property: "cpuModel", reason: expect.stringContaining('cpuMode "custom" needs a model: set cpuModel, e.g. "Skylake-Client"') }]);
+    expect(validateDomain({ ...base, cpuModel: "EPYC-Rome" })).toEqual([{ property: "cpuModel", reason: expect.stringContaining('cpuMode is not set: set cpuMode: "custom", or remove cpuModel') }]);
+    expect(props(validateDomain({ ...base, cpuMode: "host-model", cpuModel: "EPYC-Rome" }))).toEqual(["cpuModel"]);
+    // The name goes into the XML as text: anything but a model name's characters is refused.
+    for (const bad of ["", "Sky lake", "<model>", "-x", "a".repeat(65)]) expect(props(validateDomain({ ...base, cpuMode: "custom", cpuModel: bad }))).toEqual(["cpuModel"]);
+    expect(props(validateDomain({ ...base, cpuMode: "passthrough" as "custom", cpuModel: "qemu64" }))).toEqual(["cpuMode", "cpuModel"]);
+    expect(validateDomain({ ...base, cpuMode: UNKNOWN as "custom", cpuModel: "qemu64" })).toEqual([]);
+    expect(validateDomain({ ...base, cpuMode: "custom", cpuModel: UNKNOWN })).toEqual([]);
+  });
   it("passes unknown values during preview", () => {
     expect(validateDomain({ ...base, name: UNKNOWN, memoryMiB: UNKNOWN as unknown as number, firmware: UNKNOWN as unknown as DomainInputs["firmware"] })).toEqual([]);
   });
@@ -45,6 +56,7 @@ describe("classify (the README's update vs replace table)", () => {
     expect(classify(base, { ...base, disks: [{ path: "/d.img" }] }).kind).toBe("restart");
     expect(classify(base, { ...base, running: false }).kind).toBe("live");
     expect(classify(base, { ...base, autostart: true }).kind).toBe("live");
+    expect(classify({ ...base, cpuMode: "custom", cpuModel: "Skylake-Client" }, { ...base, cpuMode: "custom", cpuModel: "Icelake-Server" }).kind).toBe("restart");
     expect(classify(base, { ...base, name: "web2" }).kind).toBe("replace");
     expect(classify(base, { ...base, connection: { ...conn, host: "kvm2" } }).kind).toBe("replace");
     expect(classify(base, { ...base, connection: { ...conn, user: "ops", sudo: true } }).kind).toBe("none");
@@ -60,7 +72,7 @@ describe("classify (the README's update vs replace table)", () => {
     expect(replacesWithUnknowns(base, { ...pending, name: UNKNOWN })).toEqual(["name"]);
   });
   it("covers every input", () => {
-    const inputs = ["name", "memoryMiB", "vcpus", "firmware", "nvram", "secureBoot", "domainType", "cpuMode", "disks", "cdroms", "networks", "graphics", "serial", "usb", "pcieRootPorts", "hostdevs", "tpm", "tpmState", "devicesXml", "running", "autostart", "shutdownTimeoutSeconds", "adopt", "hostMove", "migrationAddress"];
+    const inputs = ["name", "memoryMiB", "vcpus", "firmware", "nvram", "secureBoot", "domainType", "cpuMode", "cpuModel", "disks", "cdroms", "networks", "graphics", "serial", "usb", "pcieRootPorts", "hostdevs", "tpm", "tpmState", "devicesXml", "running", "autostart", "shutdownTimeoutSeconds", "adopt", "hostMove", "migrationAddress"];
     expect(Object.keys(CHANGE_TABLE).sort()).toEqual(inputs.sort());
   });
 });

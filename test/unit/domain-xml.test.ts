@@ -40,12 +40,15 @@ describe("renderDomain", () => {
   it("every device kind, under TCG, with a kept UUID", () => {
     golden("domain-full-qemu.xml", renderDomain(resolve(full, "qemu"), "5b4c1c9e-34a1-4e1f-9a39-0f3f2a0b7c11"));
   });
+  it("a custom CPU model: exactly that model, never a fallback to another one", () => {
+    golden("domain-custom-cpu-kvm.xml", renderDomain(resolve({ ...minimal, cpuMode: "custom", cpuModel: "Skylake-Client" }, "kvm")));
+  });
   it("writes XML that libvirt's own schema accepts (virt-xml-validate)", async () => {
     const { execFileSync } = await import("node:child_process");
     const { existsSync } = await import("node:fs");
     // libvirt-clients ships virt-xml-validate; the test host script installs it with libxml2-utils.
     if (!existsSync("/usr/bin/virt-xml-validate") || !existsSync("/usr/bin/xmllint")) throw new Error("virt-xml-validate/xmllint missing: run scripts/testhost.sh start");
-    for (const f of ["domain-minimal-kvm.xml", "domain-full-qemu.xml"]) {
+    for (const f of ["domain-minimal-kvm.xml", "domain-full-qemu.xml", "domain-custom-cpu-kvm.xml"]) {
       // Exits non-zero (and execFileSync throws with the schema error) when the XML is invalid.
       execFileSync("virt-xml-validate", [path.join(GOLDEN, f), "domain"], { stdio: "pipe" });
     }

@@ -8,6 +8,9 @@
 //   domain                "false": leave the Q35Domain out (its Nvram stays)
 //   nvramReset            the Nvram's resetTrigger (changing it re-creates the file from the template)
 //   bad                   "ide-cdrom" | "secure-boot-on-plain" | "bad-mac": an invalid input
+//   diskPath              a disk image on the host to attach as disks[0] (default: no disk)
+//   diskFormat            its declared format (default: none, read from the file)
+//   network               a libvirt network for one NIC (default: no NIC)
 import * as pulumi from "@pulumi/pulumi";
 import { FirmwareImage, Nvram, Q35Domain, type CdromSpec, type ConnectionArgs } from "pulumi-ovmf";
 
@@ -20,6 +23,9 @@ const connection: ConnectionArgs = { host: h.host, port: h.port, user: h.user, h
 
 const secureBoot = config.get("secureBoot") !== "false";
 const bad = config.get("bad") ?? "";
+const diskPath = config.get("diskPath") ?? "";
+const diskFormat = config.get("diskFormat") ?? "";
+const network = config.get("network") ?? "";
 const firmware = new FirmwareImage("fw", { connection, secureBoot, enrolledKeys: secureBoot ? true : false });
 const nvram = new Nvram("e2e-vm", { connection, firmware, resetTrigger: config.get("nvramReset") ?? "" });
 
@@ -39,6 +45,8 @@ const domain =
         ...(bad === "ide-cdrom" ? { cdroms: [{ bus: "ide" } as unknown as CdromSpec] } : {}),
         ...(bad === "secure-boot-on-plain" ? { secureBoot: true } : {}),
         ...(bad === "bad-mac" ? { networks: [{ network: "default", mac: "01:00:5e:00:00:01" }] } : {}),
+        ...(network === "" ? {} : { networks: [{ network }] }),
+        ...(diskPath === "" ? {} : { disks: [{ path: diskPath, ...(diskFormat === "" ? {} : { format: diskFormat as "raw" | "qcow2" }) }] }),
       });
 
 export const nvramPath = nvram.path;
