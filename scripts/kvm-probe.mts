@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Host } from "../dist/provider/host/host.js";
-import { resolveDomainType } from "../dist/provider/q35-domain/domain-type.js";
+import { resolveDomainType } from "../dist/provider/libvirt/kvm-probe.js";
 import { closeAll } from "../dist/provider/ssh/pool.js";
 
 const [hostname, port, keyPath, hostKey] = process.argv.slice(2);

@@ -3,8 +3,8 @@ import { isUnknown, stripProvider } from "../dynamic.js";
 import { Host } from "../host/host.js";
 import { checkAbsolutePath, checkBoolean, hasUnknowns } from "../inputs.js";
 import { identity, validateConnection, type ConnectionSpec, type Failure } from "../ssh/connection.js";
-import { DEFAULT_SEARCH_PATH, selectFirmware } from "./descriptors.js";
-import { fileFacts, q35Machine, readDescriptorFiles } from "./host-firmware.js";
+import { DEFAULT_SEARCH_PATH, selectFirmware } from "../libvirt/firmware-descriptors.js";
+import { fileFacts, q35Machine, readDescriptorFiles } from "../libvirt/host-firmware.js";
 import { localFacts, releaseUpload, uploadOnce, type LocalFile } from "./upload.js";
 import { firmwareVariant, variantMismatchReason } from "./variant.js";
 

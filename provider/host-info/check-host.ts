@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { RemoteCommandError, SudoError } from "../errors.js";
 import { Host } from "../host/host.js";
-import { domainTypeVerdict } from "../q35-domain/domain-type.js";
+import { domainTypeVerdict } from "../libvirt/kvm-probe.js";
 import { withDefaults, type ConnectionSpec } from "../ssh/connection.js";
 import { getSession } from "../ssh/pool.js";
 import { parseProbe, probeArgv, type HostFacts } from "./probe.js";

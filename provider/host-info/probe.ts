@@ -3,8 +3,8 @@
  * prints into {@link HostFacts}. The report built from them is in ./readiness.ts; the I/O that
  * runs the script (and the checks that must go over SSH itself) in ./check-host.ts.
  */
-import { DEFAULT_SEARCH_PATH, selectFirmware, type ResolvedFirmware } from "../firmware/descriptors.js";
-import { LIST_DESCRIPTORS, parseDescriptorListing, parseQ35Machine, RUN_QEMU } from "../firmware/host-firmware.js";
+import { DEFAULT_SEARCH_PATH, selectFirmware, type ResolvedFirmware } from "../libvirt/firmware-descriptors.js";
+import { LIST_DESCRIPTORS, parseDescriptorListing, parseQ35Machine, RUN_QEMU } from "../libvirt/host-firmware.js";
 import { parseVirshVersion, type LibvirtVersions } from "../libvirt/version.js";
 import { LIBVIRT_URI } from "../libvirt/virsh.js";
 

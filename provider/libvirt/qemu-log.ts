@@ -6,6 +6,11 @@ import type { StateWithReason } from "./domain-state.js";
  * dump). These pure helpers pick out what says why a guest stopped.
  */
 
+/** Where a domain's file serial console goes by default: its serial log on the host. */
+export function serialLogPath(name: string): string {
+  return `/var/log/libvirt/qemu/${name}-serial.log`;
+}
+
 /** The QEMU log of a domain on its host. */
 export function qemuLogPath(domain: string): string {
   return `/var/log/libvirt/qemu/${domain}.log`;

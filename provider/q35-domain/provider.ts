@@ -13,7 +13,7 @@ import { blockedByLiveMove, classify, replacesWithUnknowns } from "./classify.js
 import { moveHost } from "./host-move.js";
 import { probePciDevices } from "./hostdev-probe.js";
 import { hostdevFailures } from "./hostdevs.js";
-import { resolveDomainType } from "./domain-type.js";
+import { resolveDomainType } from "../libvirt/kvm-probe.js";
 import { resolve, type DomainInputs } from "./spec.js";
 import { observeDevices } from "../libvirt/domain-devices.js";
 import { deviceDrift } from "./drift.js";

@@ -1,4 +1,5 @@
 import type { ConnectionSpec } from "../ssh/connection.js";
+import { serialLogPath } from "../libvirt/qemu-log.js";
 import type { OwnerInput } from "../owner.js";
 
 /** A disk image attached to the domain. */
@@ -139,9 +140,7 @@ export const DEFAULTS = {
   graphics: { type: "vnc", listen: "127.0.0.1" } as GraphicsSpec,
 };
 
-export function serialLogPath(name: string): string {
-  return `/var/log/libvirt/qemu/${name}-serial.log`;
-}
+export { serialLogPath };
 
 /** Applies the documented defaults. Secure Boot defaults to what the firmware supports. */
 export function resolve(i: DomainInputs, domainType: "kvm" | "qemu"): ResolvedDomain {

@@ -6,7 +6,7 @@ import { sha256, stat } from "../../provider/host/files.js";
 import { Host } from "../../provider/host/host.js";
 import { DomainNotRunningError } from "../../provider/libvirt/errors.js";
 import * as virsh from "../../provider/libvirt/virsh.js";
-import { PROBE_CACHE_DIR, probeKvm, resolveDomainType } from "../../provider/q35-domain/domain-type.js";
+import { PROBE_CACHE_DIR, probeKvm, resolveDomainType } from "../../provider/libvirt/kvm-probe.js";
 import { q35DomainProvider } from "../../provider/q35-domain/provider.js";
 import { closeAll } from "../../provider/ssh/pool.js";
 import { nvramPathOf, plainDomain, removeTestDomain } from "../support/domain.js";

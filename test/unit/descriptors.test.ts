@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { effectiveDescriptors, selectFirmware, type DescriptorFile } from "../../provider/firmware/descriptors.js";
-import { parseQ35Machine } from "../../provider/firmware/host-firmware.js";
+import { effectiveDescriptors, selectFirmware, type DescriptorFile } from "../../provider/libvirt/firmware-descriptors.js";
+import { parseQ35Machine } from "../../provider/libvirt/host-firmware.js";
 
 const ETC = "/etc/qemu/firmware";
 const SHARE = "/usr/share/qemu/firmware";

@@ -5,7 +5,7 @@ import { emulatorOf } from "../../provider/libvirt/domain-xml.js";
 import { describeState, parseStateWithReason } from "../../provider/libvirt/domain-state.js";
 import { DomainNotRunningError } from "../../provider/libvirt/errors.js";
 import { isKvmFailure, notRunningFix, qemuFailureLines, qemuLogPath } from "../../provider/libvirt/qemu-log.js";
-import { probeDomainXml } from "../../provider/q35-domain/domain-type.js";
+import { probeDomainXml } from "../../provider/libvirt/kvm-probe.js";
 
 // The QEMU log of an OVMF guest under nested KVM that cannot run it, as libvirt 9.0 wrote it on such a
 // machine: QEMU's command line, then KVM's internal error with a register dump.

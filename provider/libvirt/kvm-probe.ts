@@ -3,11 +3,10 @@ import { XMLBuilder } from "fast-xml-parser";
 import { warn } from "../engine-log.js";
 import { writeFileAtomic } from "../host/files.js";
 import type { Host } from "../host/host.js";
-import { describeState } from "../libvirt/domain-state.js";
-import { qemuLogPath } from "../libvirt/qemu-log.js";
-import * as virsh from "../libvirt/virsh.js";
-import { cpuElement } from "../libvirt/domain-xml.js";
-import { serialLogPath } from "./spec.js";
+import { describeState } from "./domain-state.js";
+import { qemuLogPath, serialLogPath } from "./qemu-log.js";
+import * as virsh from "./virsh.js";
+import { cpuElement } from "./domain-xml.js";
 import { identity } from "../ssh/connection.js";
 
 /** What the probe runs: the domain's own firmware, SMM need, CPU mode and emulator. */

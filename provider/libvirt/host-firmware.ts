@@ -1,7 +1,7 @@
 import { OvmfError } from "../errors.js";
 import { sha256, stat } from "../host/files.js";
 import type { Host } from "../host/host.js";
-import type { DescriptorFile } from "./descriptors.js";
+import type { DescriptorFile } from "./firmware-descriptors.js";
 
 /**
  * Lists every *.json in the search directories as NUL-separated (dir, name, text) triples, in one
