@@ -15,7 +15,7 @@ const PROJECT = path.join(REPO_ROOT, "test/e2e/projects/domain");
 const s = new TestStack(PROJECT, "e2e-domain");
 const a = new Host(hostConnection("a"));
 const b = new Host(hostConnection("b"));
-const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset=", "diskPath=", "diskFormat="];
+const DEFAULTS = ["host=a", "secureBoot=true", "domainName=e2e-vm", "memoryMiB=256", "running=true", "domain=true", "bad=", "nvramReset=", "diskPath=", "diskFormat=", "network="];
 
 const cfg = (...overrides: string[]) => {
   const merged = new Map(DEFAULTS.map((kv) => [kv.split("=")[0]!, kv]));
@@ -160,6 +160,22 @@ describe("Q35Domain with the real Pulumi CLI", () => {
       rmSync(trace, { force: true });
       await a.run(["rm", "-f", "--", disk]);
     }
+  });
+
+  it("a NIC removed with virsh shows after refresh as a change of networks, and up puts it back", async () => {
+    const plain = ["secureBoot=false", "nvramReset=plain", "running=false", "network=default"];
+    await up(...plain);
+    const nics = async () => (await virsh.dumpxml(a, "e2e-vm", true)).match(/<interface type='network'>/g)?.length ?? 0;
+    expect(await nics()).toBe(1);
+    await a.check(["virsh", "-q", "-c", "qemu:///system", "detach-interface", "e2e-vm", "network", "--config"], "detach-interface");
+    expect(await nics()).toBe(0);
+    expect((await s.refresh()).summary).toMatchObject({ update: 1 });
+    const p = await s.preview({ diff: true, config: cfg(...plain) });
+    expect(p.summary).toMatchObject({ update: 1 });
+    expect(p.stdout, p.stdout).toMatch(/~ networks\s*: \[/);
+    await up(...plain);
+    expect(await nics()).toBe(1);
+    await s.preview({ expectNoChanges: true, config: cfg(...plain) });
   });
 
   it("moves a running Secure Boot VM from host a to host b: stopped first, NVRAM carried, running on b", async () => {
