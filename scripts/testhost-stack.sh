@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 project="$(cd "$1" && pwd)"
 stack="${2:-dev}"
 use_toolchain
-command -v pulumi-language-nodejs >/dev/null || die "no Node.js language host (pulumi-language-nodejs): plain pulumi cannot run a nodejs project; see README, How the tooling works"
+command -v pulumi-language-nodejs >/dev/null || die "no Node.js language host (pulumi-language-nodejs): plain pulumi cannot run a nodejs project; see CONTRIBUTING.md, How the tooling works"
 TESTHOST_JSON="$REPO_ROOT/.testhost/testhost.json"
 if ! bash "$REPO_ROOT/scripts/testhost.sh" json >/dev/null 2>&1; then
   log "starting the local libvirt test host (installs libvirt, QEMU, OVMF and sshd when missing)"
