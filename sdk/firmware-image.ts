@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { recordHost } from "./placement.js";
 import firmwareImageProvider from "../provider/shims/firmware-image.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 
@@ -78,6 +79,7 @@ export class FirmwareImage extends pulumi.dynamic.Resource {
       uploaded: undefined,
     };
     super(firmwareImageProvider, name, props, opts, "ovmf", "FirmwareImage");
+    recordHost(this, args.connection);
     this.codePath = this.code.apply((c) => c.path);
     this.varsTemplatePath = this.varsTemplate.apply((v) => v.path);
   }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ownerOf } from "./owner.js";
+import { hostOf, recordHost } from "./placement.js";
 import nvramProvider from "../provider/shims/nvram.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
@@ -130,6 +131,8 @@ export class Nvram extends pulumi.dynamic.Resource {
       hostMove: args.hostMove,
       adopt: args.adopt,
       owner: ownerOf(name, "Nvram", opts),
+      // Where its FirmwareImage is: the preview refuses a template on another host.
+      peers: fw === undefined ? undefined : pulumi.all({ firmware: hostOf(fw) }),
       ownerId: undefined,
       sizeBytes: undefined,
       sha256: undefined,
@@ -141,6 +144,7 @@ export class Nvram extends pulumi.dynamic.Resource {
     };
     const secret = { additionalSecretOutputs: ["backupData"] };
     super(nvramProvider, name, props, pulumi.mergeOptions(opts, secret), "ovmf", "Nvram");
+    recordHost(this, args.connection);
     declared.set(this, pulumi.all([props.path, fw === undefined ? "" : fw.variant]).apply(([path, variant]) => ({ path, variant })));
   }
 }

@@ -6,6 +6,7 @@ import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { FirmwareImage } from "./firmware-image.js";
 import { nvramLocation, type Nvram } from "./nvram.js";
 import { ownerOf } from "./owner.js";
+import { hostOf } from "./placement.js";
 
 export type { CdromSpec, DiskSpec, GraphicsSpec, HostdevSpec, NetworkSpec, SerialSpec };
 
@@ -139,6 +140,8 @@ export class Q35Domain extends pulumi.dynamic.Resource {
       xml: undefined,
       serialLogPath: undefined,
       owner: ownerOf(name, "Q35Domain", opts),
+      // Where its FirmwareImage, Nvram and TpmState are: the preview refuses them on another host.
+      peers: pulumi.all({ firmware: hostOf(firmware), nvram: hostOf(nvram), ...(tpmArg instanceof TpmState ? { tpmState: hostOf(tpmArg) } : {}) }),
       ownerId: undefined,
     };
     super(q35DomainProvider, name, props, pulumi.mergeOptions(opts, { dependsOn: [nvram] }), "ovmf", "Q35Domain");

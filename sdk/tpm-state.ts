@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ownerOf } from "./owner.js";
+import { recordHost } from "./placement.js";
 import tpmStateProvider from "../provider/shims/tpm-state.js";
 import { secretConnection, type ConnectionArgs } from "./connection.js";
 import type { TpmCertificate } from "../provider/tpm-state/certificates.js";
@@ -87,5 +88,6 @@ export class TpmState extends pulumi.dynamic.Resource {
     };
     const secret = { additionalSecretOutputs: ["backupData"] };
     super(tpmStateProvider, name, props, pulumi.mergeOptions(opts, secret), "ovmf", "TpmState");
+    recordHost(this, args.connection);
   }
 }

@@ -4,6 +4,7 @@ import { readFile, sha256 } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import type { ConnectionSpec } from "../ssh/connection.js";
 import type { OwnerInput } from "../owner.js";
+import type { Peers } from "../peers.js";
 import { encodeBackup } from "./backup.js";
 import type { SecureBootKeys } from "./enroll.js";
 import { describeVarStore, type VarStoreSummary } from "./varstore.js";
@@ -39,6 +40,8 @@ export interface NvramInputs {
   adopt?: boolean;
   /** The stack and resource creating the file, set by the SDK, for its owner mark (see provider/owner.ts). */
   owner?: OwnerInput;
+  /** Where its FirmwareImage lives (set by the SDK): checked, never compared. */
+  peers?: Peers;
 }
 
 export interface NvramOutputs extends NvramInputs {

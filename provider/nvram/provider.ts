@@ -10,6 +10,7 @@ import { deleteUnlessUsed, enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent,
 import { diffNvram, updateNvram } from "./update.js";
 import { checkSecureBootKeys } from "./keys-check.js";
 import { warn } from "../engine-log.js";
+import { peerFailures } from "../peers.js";
 import { ownerFor, parseMarkFile, type OwnerMark } from "../owner.js";
 import { lookAt, markFile, requireFileTakeover, takenPathFailures, writeMark } from "./ownership.js";
 
@@ -32,6 +33,7 @@ async function warnAboutMeasuredBoot(olds: Partial<NvramInputs>, news: NvramInpu
 async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: Failure[] }> {
   const inputs = stripProvider(news) as unknown as NvramInputs;
   const failures = validateConnection(inputs.connection, "connection", isUnknown);
+  if (failures.length === 0) failures.push(...peerFailures("Nvram", inputs.connection, inputs.peers));
   const variant = isUnknown(inputs.firmware) ? undefined : inputs.firmware?.variant;
   failures.push(...checkSecureBootKeys(inputs.secureBootKeys, variant, isUnknown));
   if (failures.length === 0) await warnAboutMeasuredBoot(olds as Partial<NvramInputs>, inputs);

@@ -14,7 +14,7 @@ export type ChangeKind = "none" | "live" | "restart" | "move" | "replace";
  * while it runs (an update, not a replacement). `live`: applied without touching the guest.
  * `none`: only recorded.
  */
-export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection" | "owner">, ChangeKind> = {
+export const CHANGE_TABLE: Record<Exclude<keyof DomainInputs, "connection" | "owner" | "peers">, ChangeKind> = {
   name: "replace",
   memoryMiB: "restart",
   vcpus: "restart",

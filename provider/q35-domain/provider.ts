@@ -20,6 +20,7 @@ import { deviceDrift } from "./drift.js";
 import { validateDomain } from "./validate.js";
 import { checkDiskFormats, withDiskFormats } from "./disk-check.js";
 import { identity, type Failure } from "../ssh/connection.js";
+import { peerFailures } from "../peers.js";
 import { mintOwnerId, ownerFor, type OwnerMark } from "../owner.js";
 import { leaveToOthers, requireTakeover, takenNameFailures } from "./ownership.js";
 
@@ -113,6 +114,7 @@ export const q35DomainProvider = {
   async check(rawOlds: Record<string, unknown> | undefined, news: Record<string, unknown>) {
     const inputs = stripProvider(news) as unknown as DomainInputs;
     const failures = validateDomain(inputs);
+    if (failures.length === 0) failures.push(...peerFailures("Q35Domain", inputs.connection, inputs.peers));
     const olds = stripProvider(rawOlds ?? {}) as unknown as Partial<DomainInputs>;
     if (failures.length === 0 && olds.connection !== undefined && inputs.hostMove === "live" && !hasUnknowns(inputs)) {
       for (const property of blockedByLiveMove(olds as DomainInputs, inputs)) {

@@ -1,6 +1,7 @@
 import type { ConnectionSpec } from "../ssh/connection.js";
 import { serialLogPath } from "../libvirt/qemu-log.js";
 import type { OwnerInput } from "../owner.js";
+import type { Peers } from "../peers.js";
 
 /** A disk image attached to the domain. */
 export interface DiskSpec {
@@ -109,6 +110,8 @@ export interface DomainInputs {
    * metadata as its owner mark with the `ownerId` minted at create (see provider/owner.ts).
    */
   owner?: OwnerInput;
+  /** Where its FirmwareImage, Nvram and TpmState live (set by the SDK): checked, never compared. */
+  peers?: Peers;
   /**
    * How a change of `connection` to another host happens. "cold" (default): the domain is
    * replaced: stopped, undefined, its NVRAM and TPM state moved, defined and started on the new
@@ -123,7 +126,7 @@ export interface DomainInputs {
 }
 
 /** Everything resolved: defaults applied and the domain type chosen. */
-export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "owner" | "devicesXml" | "domainType" | "cpuMode" | "cpuModel" | "tpmState" | "hostMove" | "migrationAddress">> {
+export interface ResolvedDomain extends Required<Omit<DomainInputs, "connection" | "adopt" | "owner" | "peers" | "devicesXml" | "domainType" | "cpuMode" | "cpuModel" | "tpmState" | "hostMove" | "migrationAddress">> {
   domainType: "kvm" | "qemu";
   cpuMode?: DomainInputs["cpuMode"];
   cpuModel?: string;
