@@ -153,7 +153,9 @@ function problems(d: Declared, f: Found, outs: { nvramPath?: string; uuid?: stri
   if (list(f.domains, other).length > 0) p.push(`domains left on ${other}: ${list(f.domains, other).join(", ")}`);
   const want = d.running ? "running" : "shut off";
   if (list(f.states, d.host)[0] !== undefined && list(f.states, d.host)[0] !== want) p.push(`${d.name} is ${list(f.states, d.host)[0]}, want ${want}`);
-  if (JSON.stringify(f.nvram[d.host]) !== JSON.stringify([nvramFile])) p.push(`NVRAM files on ${d.host}: [${list(f.nvram, d.host).join(", ")}], want [${nvramFile}]`);
+  // The file and its owner mark beside it (see provider/nvram/ownership.ts), nothing else.
+  const nvramFiles = nvramFile === undefined ? [] : [nvramFile, `${nvramFile}.pulumi-ovmf-owner`];
+  if (JSON.stringify([...list(f.nvram, d.host)].sort()) !== JSON.stringify(nvramFiles)) p.push(`NVRAM files on ${d.host}: [${list(f.nvram, d.host).join(", ")}], want [${nvramFiles.join(", ")}]`);
   if (list(f.nvram, other).length > 0) p.push(`NVRAM files left on ${other}: ${list(f.nvram, other).join(", ")}`);
   if (expect.uuid !== undefined && outs.uuid !== expect.uuid) p.push(`the VM's UUID (its TPM) changed: ${expect.uuid} -> ${outs.uuid}`);
   if (JSON.stringify(f.swtpm[d.host]) !== JSON.stringify([outs.uuid])) p.push(`TPM states on ${d.host}: [${list(f.swtpm, d.host).join(", ")}], want [${outs.uuid}]`);

@@ -49,6 +49,11 @@ export async function placeContent(host: Host, path: string, from: Placement, ke
   return { content: copied.content, ...(from.kind === "template" ? { templateSha256: copied.sha256 } : {}) };
 }
 
+/** Removes an NVRAM file and the owner mark beside it (a missing one is not an error). */
+export async function removeNvram(host: Host, path: string): Promise<void> {
+  await host.check(["rm", "-f", "--", path, markPathOf(path)], `remove ${path}`);
+}
+
 /** `content` with the declared keys enrolled; an error names secureBootKeys and the file. */
 export function withKeys(content: Buffer, keys: SecureBootKeys, path: string): Buffer {
   try {

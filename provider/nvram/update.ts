@@ -1,13 +1,13 @@
 import { OvmfError } from "../errors.js";
 import { copyFileKeeping, sizeAndSha256, stat } from "../host/files.js";
 import { mintOwnerId } from "../owner.js";
-import { markPathOf, requireOwned, writeMark } from "./ownership.js";
+import { requireOwned, writeMark } from "./ownership.js";
 import { Host } from "../host/host.js";
 import { hasUnknowns } from "../inputs.js";
 import { domainsUsingNvram, type NvramUser } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
 import { identity } from "../ssh/connection.js";
-import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, stopManagedOrRefuse, type Placement } from "./placement.js";
+import { enrollInPlace, NVRAM_MODE, NVRAM_OWNER, placeContent, removeNvram, stopManagedOrRefuse, type Placement } from "./placement.js";
 import { describeNvram, requireTemplate, templateOf, type NvramInputs, type NvramOutputs } from "./model.js";
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -53,9 +53,6 @@ export async function updateNvram(olds: NvramOutputs, news: NvramInputs): Promis
   return { ...outs, ownerId: owner.id };
 }
 
-/** Removes an NVRAM file and the owner mark beside it. */
-const removeWithMark = (host: Host, path: string) => host.check(["rm", "-f", "--", path, markPathOf(path)], `remove ${path}`).then(() => undefined);
-
 async function updateContent(olds: NvramOutputs, news: NvramInputs): Promise<NvramOutputs> {
   const oldHost = new Host(olds.connection);
   const newHost = new Host(news.connection);
@@ -88,14 +85,14 @@ async function updateContent(olds: NvramOutputs, news: NvramInputs): Promise<Nvr
       // same bytes as the source, or, once the source was removed, as the stack last recorded.
       const resumed = !reset && (source !== undefined ? target.sha256 === source.sha256 : target.sha256 === olds.sha256);
       if (!resumed) throw new OvmfError(`cannot move NVRAM to ${news.path} on ${newHost.target}: a file is already there. Remove it or choose another path (SecureBootVm: nvramPath).`);
-      if (source !== undefined) await removeWithMark(oldHost, olds.path);
+      if (source !== undefined) await removeNvram(oldHost, olds.path);
       if (rekey && !reset) await enrollInPlace(newHost, news.path, keys);
       return describeNvram(news, newHost);
     }
     const from: Placement = reset ? { kind: "template", path: requireTemplate(news) } : source !== undefined ? { kind: "clone", from: oldHost, path: olds.path } : restoreSource(olds, news);
     // The content moves as it is, with the declared keys written in when they changed or it starts anew.
     await placeContent(newHost, news.path, from, reset || rekey || from.kind === "template" ? keys : undefined);
-    if (source !== undefined) await removeWithMark(oldHost, olds.path);
+    if (source !== undefined) await removeNvram(oldHost, olds.path);
   } else if (reset) {
     const stopped = await stopManagedOrRefuse(newHost, news.path, "reset");
     await placeContent(newHost, news.path, { kind: "template", path: requireTemplate(news) }, keys);
@@ -132,7 +129,7 @@ async function liveHandover(oldHost: Host, newHost: Host, olds: NvramOutputs, ne
     return true;
   }
   if (onNew.some(running) && (await stat(newHost, news.path)) !== undefined) {
-    if ((await domainsUsingNvram(oldHost, olds.path)).length === 0) await removeWithMark(oldHost, olds.path);
+    if ((await domainsUsingNvram(oldHost, olds.path)).length === 0) await removeNvram(oldHost, olds.path);
     return true;
   }
   return false;

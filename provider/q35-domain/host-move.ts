@@ -1,12 +1,12 @@
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { info, warn } from "../engine-log.js";
 import { OvmfError } from "../errors.js";
-import { copyFileKeeping, removeFile, stat } from "../host/files.js";
+import { copyFileKeeping, stat } from "../host/files.js";
 import type { Host } from "../host/host.js";
 import { migrateLive, type MigrationStats } from "../libvirt/migrate.js";
 import { domainsUsingNvram } from "../libvirt/nvram-users.js";
 import * as virsh from "../libvirt/virsh.js";
-import { NVRAM_MODE, NVRAM_OWNER } from "../nvram/placement.js";
+import { NVRAM_MODE, NVRAM_OWNER, removeNvram } from "../nvram/placement.js";
 import { copyStateOver, readPermall, removeState } from "../tpm-state/remote.js";
 import type { DomainInputs } from "./spec.js";
 
@@ -81,7 +81,7 @@ async function keepTpmCopy(oldHost: Host, newHost: Host, uuid: string | undefine
 
 /** After the VM runs on the new host: its old NVRAM file and TPM state go, unless another domain there uses them. */
 async function removeOldState(oldHost: Host, olds: DomainInputs & { uuid: string }): Promise<void> {
-  if ((await domainsUsingNvram(oldHost, olds.nvram.path)).length === 0) await removeFile(oldHost, olds.nvram.path);
+  if ((await domainsUsingNvram(oldHost, olds.nvram.path)).length === 0) await removeNvram(oldHost, olds.nvram.path);
   const uuid = olds.tpmState?.uuid;
   if (uuid !== undefined && (await virsh.domainByUuid(oldHost, uuid)) === undefined) await removeState(oldHost, uuid);
 }
@@ -121,7 +121,7 @@ export async function moveHost(oldHost: Host, newHost: Host, olds: DomainInputs 
   if (found.on !== "new") await virsh.define(newHost, news.name, xml);
   if ((await stat(oldHost, olds.nvram.path)) !== undefined && (await domainsUsingNvram(oldHost, olds.nvram.path)).length === 0) {
     await copyFileKeeping(oldHost, olds.nvram.path, newHost, news.nvram.path, { mode: NVRAM_MODE, owner: NVRAM_OWNER, mkdir: true });
-    await removeFile(oldHost, olds.nvram.path);
+    await removeNvram(oldHost, olds.nvram.path);
   }
   const uuid = olds.tpmState?.uuid;
   if (uuid !== undefined && (await readPermall(oldHost, uuid)) !== undefined) {

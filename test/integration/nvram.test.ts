@@ -83,13 +83,16 @@ describe("Nvram against a real libvirt domain", () => {
       ]);
       // The lone one: a listing and its own rm; the other three: one listing and one rm of the two free files.
       // The removal: one command for the files (and their owner marks) that no domain uses.
-      const commands = runs.mock.calls.map(([argv]) => (argv[0] === "sh" && argv[4] === MARK_SUFFIX ? `rm -f -- ${argv.slice(5).filter((_, i) => i % 2 === 0).join(" ")}` : "listing"));
+      // The refused file's owner mark is read (a file another resource took over would be left, not refused).
+      const commands = runs.mock.calls.map(([argv]) =>
+        argv[0] === "sh" && argv[4] === MARK_SUFFIX ? `rm -f -- ${argv.slice(5).filter((_, i) => i % 2 === 0).join(" ")}` : argv.includes(markPathOf(paths[2] ?? "")) ? "mark" : "listing",
+      );
       if (shell === "on") {
         // The listings went to the shell (the trace shows each command it ran), the rms as before.
-        expect(commands).toEqual([`rm -f -- ${paths[0]}`, `rm -f -- ${paths[1]} ${paths[3]}`]);
+        expect(commands).toEqual([`rm -f -- ${paths[0]}`, "mark", `rm -f -- ${paths[1]} ${paths[3]}`]);
         const traced = readFileSync(trace, "utf8").split("\n").filter((l) => l.includes('"command":"virsh-shell list'));
         expect(traced).toHaveLength(2);
-      } else expect(commands).toEqual(["listing", `rm -f -- ${paths[0]}`, "listing", `rm -f -- ${paths[1]} ${paths[3]}`]);
+      } else expect(commands).toEqual(["listing", `rm -f -- ${paths[0]}`, "listing", "mark", `rm -f -- ${paths[1]} ${paths[3]}`]);
       for (const p of [paths[0], paths[1], paths[3]]) expect(await stat(host, p ?? ""), p).toBeUndefined();
       expect(await stat(host, paths[2] ?? "")).toBeDefined();
     } finally {

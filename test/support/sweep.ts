@@ -9,7 +9,7 @@ import { hostConnection, loadTestHost, REPO_ROOT, testHostFile } from "./testhos
  * The names this suite gives what it creates on the test hosts: domains, their NVRAM files
  * (`<name>_VARS.fd`) and serial logs. Nothing else is ever swept (the demo's "sb-demo" stays).
  */
-export const SUITE_PREFIXES = ["ovmf-", "e2e-", "pulumi-ovmf-kvm-probe-"];
+export const SUITE_PREFIXES = ["ovmf-", "e2e-", "trust-", "fleet-", "pulumi-ovmf-kvm-probe-"];
 /** The examples' own VM names, which their end-to-end tests deploy unchanged. */
 export const SUITE_NAMES = ["shared-0", "shared-1", "shared-2", "mover"];
 /** The suite's Pulumi stacks (file backends inside the projects): the demo's stack is not one. */
