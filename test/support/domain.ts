@@ -15,6 +15,26 @@ export const RULES_DOMAIN: DomainInputs = {
   nvram: { path: "/n.fd", variant: "4M" },
 };
 
+/** A Secure Boot domain with every kind of device (the golden files domain-full-qemu*.xml), on any base inputs. */
+export function fullDomain(base: DomainInputs): DomainInputs {
+  return {
+    ...base,
+    name: "win11",
+    disks: [
+      { path: "/var/lib/libvirt/images/win11.qcow2", format: "qcow2", bootOrder: 1 },
+      { path: "/var/lib/libvirt/images/data.raw", bus: "scsi" },
+    ],
+    cdroms: [{ path: "/isos/Win11.iso", bootOrder: 2 }, { path: "/isos/virtio-win.iso" }, {}],
+    networks: [{ network: "default", mac: "52:54:00:AA:BB:CC" }, { bridge: "br0", model: "e1000e" }],
+    graphics: { type: "spice" },
+    serial: { type: "pty" },
+    pcieRootPorts: 2,
+    hostdevs: [{ address: "0000:01:00.0", primaryGpu: true, romFile: "/usr/share/vgabios/gpu.rom" }, { address: "01:00.1", managed: false }, { address: "0000:02:00.0" }],
+    tpm: true,
+    devicesXml: "<watchdog model='i6300esb' action='reset'/>",
+  };
+}
+
 /** libvirt's NVRAM path for a test domain. */
 export const nvramPathOf = (name: string) => `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
 

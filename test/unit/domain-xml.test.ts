@@ -4,27 +4,13 @@ import { describe, expect, it } from "vitest";
 import { parseDomain, renderDomain } from "../../provider/libvirt/domain-xml.js";
 import { managedMetadata, nvramPathOf } from "../../provider/libvirt/nvram-users.js";
 import { resolve, type DomainInputs } from "../../provider/q35-domain/spec.js";
+import { fullDomain } from "../support/domain.js";
 
 const GOLDEN = path.join(__dirname, "golden");
 const conn = { host: "kvm1", hostKey: "SHA256:zhqhy7Maeo1geoyYva65h0vFSvYN6eiO/k50Q7TsyII" };
 const SB_FIRMWARE = { codePath: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", varsTemplatePath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", features: ["enrolled-keys", "requires-smm", "secure-boot"], variant: "4M" };
 const minimal: DomainInputs = { connection: conn, name: "web", memoryMiB: 2048, vcpus: 2, firmware: SB_FIRMWARE, nvram: { path: "/var/lib/libvirt/qemu/nvram/web_VARS.fd", variant: "4M" } };
-const full: DomainInputs = {
-  ...minimal,
-  name: "win11",
-  disks: [
-    { path: "/var/lib/libvirt/images/win11.qcow2", format: "qcow2", bootOrder: 1 },
-    { path: "/var/lib/libvirt/images/data.raw", bus: "scsi" },
-  ],
-  cdroms: [{ path: "/isos/Win11.iso", bootOrder: 2 }, { path: "/isos/virtio-win.iso" }, {}],
-  networks: [{ network: "default", mac: "52:54:00:AA:BB:CC" }, { bridge: "br0", model: "e1000e" }],
-  graphics: { type: "spice" },
-  serial: { type: "pty" },
-  pcieRootPorts: 2,
-  hostdevs: [{ address: "0000:01:00.0", primaryGpu: true, romFile: "/usr/share/vgabios/gpu.rom" }, { address: "01:00.1", managed: false }, { address: "0000:02:00.0" }],
-  tpm: true,
-  devicesXml: "<watchdog model='i6300esb' action='reset'/>",
-};
+const full: DomainInputs = fullDomain(minimal);
 
 /** Compares with the golden file; UPDATE_GOLDEN=1 rewrites it (review the diff before committing). */
 function golden(name: string, actual: string) {

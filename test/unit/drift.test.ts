@@ -4,24 +4,12 @@ import { describe, expect, it } from "vitest";
 import { observeDevices } from "../../provider/libvirt/domain-devices.js";
 import { deviceDrift } from "../../provider/q35-domain/drift.js";
 import type { DomainInputs } from "../../provider/q35-domain/spec.js";
-import { RULES_DOMAIN } from "../support/domain.js";
+import { fullDomain, RULES_DOMAIN } from "../support/domain.js";
 
 // The domain of domain-xml.test.ts's "every device kind", as libvirt 9.0 holds it after `virsh define`
 // of the provider's XML (generated MACs, addresses, controllers, <listen> elements added).
 const dumped = readFileSync(path.join(__dirname, "golden/domain-full-qemu.dumpxml.xml"), "utf8");
-const full: DomainInputs = {
-  ...RULES_DOMAIN,
-  name: "win11",
-  disks: [
-    { path: "/var/lib/libvirt/images/win11.qcow2", format: "qcow2", bootOrder: 1 },
-    { path: "/var/lib/libvirt/images/data.raw", bus: "scsi" },
-  ],
-  cdroms: [{ path: "/isos/Win11.iso", bootOrder: 2 }, { path: "/isos/virtio-win.iso" }, {}],
-  networks: [{ network: "default", mac: "52:54:00:AA:BB:CC" }, { bridge: "br0", model: "e1000e" }],
-  graphics: { type: "spice" },
-  hostdevs: [{ address: "0000:01:00.0", primaryGpu: true, romFile: "/usr/share/vgabios/gpu.rom" }, { address: "01:00.1", managed: false }, { address: "0000:02:00.0" }],
-  devicesXml: "<watchdog model='i6300esb' action='reset'/>",
-};
+const full: DomainInputs = fullDomain(RULES_DOMAIN);
 
 describe("refresh drift of a domain's devices", () => {
   it("what libvirt adds (MACs, addresses, controllers, listen elements, a raw format) is not drift", () => {
