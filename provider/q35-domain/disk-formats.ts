@@ -115,7 +115,14 @@ export function judgeDisks(
   target: string,
   recorded: ReadonlySet<number> = new Set(),
 ): { disks: DiskSpec[]; failures: Failure[] } {
-  if (!reading.qemuImg) return { disks: [...disks], failures: [{ property: "disks", reason: `${target} ${NO_QEMU_IMG}` }] };
+  if (!reading.qemuImg) {
+    // Without qemu-img only what the program declares is used: a format is never guessed.
+    const undeclared = indexes.filter((i) => disks[i] !== undefined && (disks[i]?.format === undefined || recorded.has(i)));
+    return {
+      disks: [...disks],
+      failures: undeclared.map((i) => ({ property: `disks[${i}].format`, reason: `${target} ${NO_QEMU_IMG}, or declare disks[${i}].format ("raw" or "qcow2", what the file really is)` })),
+    };
+  }
   const out = [...disks];
   const failures: Failure[] = [];
   indexes.forEach((i, k) => {

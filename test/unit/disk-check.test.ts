@@ -62,6 +62,8 @@ describe("create and update read every disk before anything is defined", () => {
     read.mockResolvedValue({ qemuImg: true, reports: [image("/i/web.qcow2", "qcow2")] });
     expect((await withDiskFormats(inputs([{ path: "/i/web.qcow2" }]))).disks).toEqual([{ path: "/i/web.qcow2", format: "qcow2" }]);
     read.mockResolvedValue({ qemuImg: false });
-    await expect(withDiskFormats(inputs([{ path: "/i/web.qcow2" }]))).rejects.toThrow(/qemu-utils/);
+    await expect(withDiskFormats(inputs([{ path: "/i/web.qcow2" }]))).rejects.toThrow(/disks\[0\]\.format: .* has no qemu-img: install it there \(Debian\/Ubuntu: apt-get install qemu-utils; .*\), or declare disks\[0\]\.format/);
+    // A format the program declares is used as it is: nothing is guessed.
+    expect((await withDiskFormats(inputs([{ path: "/i/web.qcow2", format: "qcow2" }]))).disks).toEqual([{ path: "/i/web.qcow2", format: "qcow2" }]);
   });
 });

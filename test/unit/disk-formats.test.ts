@@ -100,9 +100,12 @@ describe("disk formats are read, never guessed", () => {
   it("an image of another format is refused with the conversion, and a host without qemu-img names the package", () => {
     const vmdk = judgeDisks([{ path: "/i/disk.vmdk" }], [0], { qemuImg: true, reports: [{ status: "image", chain: [{ filename: "/i/disk.vmdk", format: "vmdk" }] }] }, T);
     expect(vmdk.failures).toEqual([{ property: "disks[0].path", reason: expect.stringContaining("is a vmdk image, and a Q35Domain attaches raw and qcow2 images: convert it (qemu-img convert -O qcow2 /i/disk.vmdk NEW.qcow2)") }]);
+    // Without qemu-img each undeclared format fails on its own property; a declared one is used as it is.
     const none = judgeDisks(disks, all, { qemuImg: false }, T);
-    expect(none.failures).toHaveLength(1);
-    expect(none.failures[0]?.reason).toContain("it has no qemu-img: install it there (Debian/Ubuntu: apt-get install qemu-utils; Fedora/RHEL: dnf install qemu-img)");
+    expect(none.failures).toHaveLength(disks.length);
+    expect(none.failures[0]?.property).toBe("disks[0].format");
+    expect(none.failures[0]?.reason).toContain("it has no qemu-img: install it there (Debian/Ubuntu: apt-get install qemu-utils; Fedora/RHEL: dnf install qemu-img), or declare disks[0].format");
+    expect(judgeDisks([{ path: `${D}/disk.qcow2`, format: "qcow2" }], [0], { qemuImg: false }, T).failures).toEqual([]);
   });
 });
 
